@@ -1,0 +1,367 @@
+package io.egressd.policy;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.yaml.snakeyaml.nodes.Node;
+
+/**
+ * Loads allowlist files ({@code allowlists/<server>.yaml}) into a {@link Policy}, checking
+ * everything design.md section 4 asks and reporting every problem at once, each with its
+ * file, line and column. A policy is built only from a set of files with no errors at all.
+ */
+public final class AllowlistLoader {
+
+    private static final Set<String> TOP_KEYS = keys("server", "description", "mode", "clients", "allow");
+    private static final Set<String> CLIENT_KEYS = keys("sources", "proxy_user", "token_sha256");
+    private static final Set<String> RULE_KEYS = keys("host", "cidr", "ports", "private");
+    private static final Pattern SERVER_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
+    private static final Pattern PROXY_USER = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+    private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
+
+    private AllowlistLoader() {
+    }
+
+    private static Set<String> keys(String... names) {
+        return Collections.unmodifiableSet(new LinkedHashSet<>(List.of(names)));
+    }
+
+    /** A server parsed from one file, with the nodes that cross-file checks point at. */
+    private record Parsed(ServerPolicy server, YamlFile yaml, Node serverNode, Node proxyUserNode,
+                          List<Node> sourceNodes) { }
+
+    /** Loads every {@code *.yaml} in {@code directory}. */
+    public static Policy load(Path directory, GlobalDeny deny) throws PolicyException {
+        return load(List.of(directory), deny);
+    }
+
+    /**
+     * Loads allowlists from files and directories (a directory contributes its {@code *.yaml}
+     * files; names starting with '.' are skipped, as Kubernetes ConfigMap mounts need).
+     */
+    public static Policy load(List<Path> paths, GlobalDeny deny) throws PolicyException {
+        List<ValidationError> errors = new ArrayList<>();
+        List<Path> files = collect(paths, errors);
+        List<Parsed> parsed = new ArrayList<>();
+        MessageDigest digest = sha256();
+        for (Path file : files) {
+            YamlFile yaml = YamlFile.of(file.toString(), errors);
+            int before = errors.size();
+            Node root = yaml.read(file);
+            if (root != null) {
+                Parsed p = parseServer(file, yaml, root);
+                if (p != null && errors.size() == before) {
+                    parsed.add(p);
+                }
+            }
+            digest.update(file.getFileName().toString().getBytes(StandardCharsets.UTF_8));
+            digest.update((byte) 0);
+            try {
+                digest.update(Files.readAllBytes(file));
+            } catch (IOException e) {
+                // Already reported by read().
+            }
+        }
+        crossCheck(parsed, errors);
+        if (!errors.isEmpty()) {
+            Collections.sort(errors);
+            throw new PolicyException(errors);
+        }
+        String version = HexFormat.of().formatHex(digest.digest()).substring(0, 12);
+        return new Policy(parsed.stream().map(Parsed::server).toList(), deny, version);
+    }
+
+    /** Every problem in the given files and directories; empty when they would load. */
+    public static List<ValidationError> check(List<Path> paths) {
+        try {
+            load(paths, GlobalDeny.BUILT_IN);
+            return List.of();
+        } catch (PolicyException e) {
+            return e.errors();
+        }
+    }
+
+    private static List<Path> collect(List<Path> paths, List<ValidationError> errors) {
+        List<Path> files = new ArrayList<>();
+        for (Path path : paths) {
+            if (Files.isDirectory(path)) {
+                List<Path> entries;
+                try (Stream<Path> list = Files.list(path)) {
+                    entries = list.sorted().toList();
+                } catch (IOException e) {
+                    errors.add(new ValidationError(path.toString(), 1, 1,
+                            "cannot list directory: " + YamlFile.describe(e)));
+                    continue;
+                }
+                for (Path entry : entries) {
+                    String name = entry.getFileName().toString();
+                    if (name.startsWith(".")) {
+                        continue;
+                    }
+                    if (name.endsWith(".yml")) {
+                        errors.add(new ValidationError(entry.toString(), 1, 1, "only .yaml files are loaded; rename to "
+                                + name.substring(0, name.length() - 4) + ".yaml"));
+                    } else if (name.endsWith(".yaml")) {
+                        files.add(entry);
+                    }
+                }
+            } else if (Files.isRegularFile(path)) {
+                if (path.getFileName().toString().endsWith(".yaml")) {
+                    files.add(path);
+                } else {
+                    errors.add(new ValidationError(path.toString(), 1, 1,
+                            "an allowlist file is named <server>.yaml"));
+                }
+            } else if (Files.exists(path)) {
+                errors.add(new ValidationError(path.toString(), 1, 1, "not a file or directory"));
+            } else {
+                errors.add(new ValidationError(path.toString(), 1, 1,
+                        "no such file or directory; pass the allowlists directory or <server>.yaml files"));
+            }
+        }
+        return files;
+    }
+
+    private static Parsed parseServer(Path file, YamlFile yaml, Node root) {
+        Map<String, Node> top = yaml.mapping(root, "", TOP_KEYS);
+        if (top == null) {
+            return null;
+        }
+        String fileName = file.getFileName().toString();
+        String expected = fileName.substring(0, fileName.length() - ".yaml".length());
+        Node serverNode = top.get("server");
+        String server = null;
+        if (serverNode == null) {
+            yaml.error(root, "server: missing; every allowlist starts with server: " + expected);
+        } else {
+            server = yaml.string(serverNode, "server", expected);
+            if (server != null && !SERVER_NAME.matcher(server).matches()) {
+                yaml.error(serverNode, "server: \"" + server + "\" is not a server name; use lower-case letters,"
+                        + " digits, '-' and '_', e.g. " + expected.toLowerCase(Locale.ROOT));
+                server = null;
+            } else if (server != null && !server.equals(expected)) {
+                yaml.error(serverNode, "server: \"" + server + "\" must equal the file name without .yaml (\""
+                        + expected + "\"); rename the file to " + server + ".yaml or write server: " + expected);
+            }
+        }
+        String description = top.containsKey("description")
+                ? yaml.string(top.get("description"), "description", "\"Slack MCP server\"") : "";
+        Mode mode = Mode.ENFORCE;
+        if (top.containsKey("mode")) {
+            String m = yaml.string(top.get("mode"), "mode", "enforce");
+            if ("report".equals(m)) {
+                mode = Mode.REPORT;
+            } else if (m != null && !"enforce".equals(m)) {
+                yaml.error(top.get("mode"), "mode: \"" + m + "\" is not a mode; write enforce or report");
+            }
+        }
+        Node proxyUserNode = null;
+        List<Node> sourceNodes = new ArrayList<>();
+        Clients clients = Clients.NONE;
+        if (top.containsKey("clients")) {
+            Map<String, Node> c = yaml.mapping(top.get("clients"), "clients", CLIENT_KEYS);
+            if (c != null) {
+                List<Cidr> sources = new ArrayList<>();
+                if (c.containsKey("sources")) {
+                    List<Node> items = yaml.sequence(c.get("sources"), "clients.sources", "[172.30.0.11/32]");
+                    for (int i = 0; items != null && i < items.size(); i++) {
+                        String path = "clients.sources[" + i + "]";
+                        String text = yaml.string(items.get(i), path, "172.30.0.11/32");
+                        if (text != null) {
+                            try {
+                                sources.add(Cidr.parse(text));
+                                sourceNodes.add(items.get(i));
+                            } catch (IllegalArgumentException e) {
+                                yaml.error(items.get(i), path + ": " + e.getMessage());
+                            }
+                        }
+                    }
+                }
+                String user = null;
+                if (c.containsKey("proxy_user")) {
+                    proxyUserNode = c.get("proxy_user");
+                    user = yaml.string(proxyUserNode, "clients.proxy_user", expected);
+                    if (user != null && !PROXY_USER.matcher(user).matches()) {
+                        yaml.error(proxyUserNode, "clients.proxy_user: \"" + user + "\" may hold only letters, digits,"
+                                + " '.', '_' and '-' (at most 64)");
+                    }
+                }
+                byte[] token = null;
+                if (c.containsKey("token_sha256")) {
+                    String hex = yaml.string(c.get("token_sha256"), "clients.token_sha256", "the output of egressd token");
+                    if (hex != null && !SHA256_HEX.matcher(hex).matches()) {
+                        yaml.error(c.get("token_sha256"), "clients.token_sha256: expected 64 lower-case hex digits"
+                                + " (the SHA-256 of the proxy password, as printed by egressd token)");
+                    } else if (hex != null) {
+                        token = HexFormat.of().parseHex(hex);
+                    }
+                }
+                if (c.containsKey("proxy_user") != c.containsKey("token_sha256")) {
+                    yaml.error(top.get("clients"), "clients: proxy_user and token_sha256 go together;"
+                            + " run egressd token for a password and its SHA-256");
+                }
+                clients = new Clients(sources, user, token);
+            }
+        }
+        String dirName = file.toAbsolutePath().getParent() == null ? ""
+                : file.toAbsolutePath().getParent().getFileName() + "/";
+        String ruleBase = dirName + fileName + "#allow[";
+        List<AllowRule> rules = new ArrayList<>();
+        if (top.containsKey("allow")) {
+            List<Node> items = yaml.sequence(top.get("allow"), "allow", "[{host: api.example.com}]");
+            for (int i = 0; items != null && i < items.size(); i++) {
+                AllowRule rule = parseRule(yaml, items.get(i), i, ruleBase + i + "]");
+                if (rule != null) {
+                    rules.add(rule);
+                }
+            }
+        }
+        if (server == null) {
+            return null;
+        }
+        ServerPolicy policy = new ServerPolicy(server, description, mode, file.toString(), clients, rules);
+        return new Parsed(policy, yaml, serverNode, proxyUserNode, sourceNodes);
+    }
+
+    private static AllowRule parseRule(YamlFile yaml, Node node, int index, String id) {
+        String path = "allow[" + index + "]";
+        Map<String, Node> r = yaml.mapping(node, path, RULE_KEYS);
+        if (r == null) {
+            return null;
+        }
+        boolean ok = true;
+        HostPattern host = null;
+        Cidr cidr = null;
+        if (r.containsKey("host") == r.containsKey("cidr")) {
+            yaml.error(node, path + ": a rule has exactly one of host (a name) or cidr (an address range)");
+            ok = false;
+        }
+        if (r.containsKey("host")) {
+            String text = yaml.string(r.get("host"), path + ".host", "api.example.com");
+            if (text == null) {
+                ok = false;
+            } else {
+                try {
+                    host = HostPattern.parse(text);
+                    if (GlobalDeny.isBuiltInDenied(host)) {
+                        yaml.error(r.get("host"), path + ".host: \"" + text + "\" is always denied (local or metadata"
+                                + " names); to reach a local service write a cidr rule for its address");
+                        ok = false;
+                    }
+                } catch (IllegalArgumentException e) {
+                    yaml.error(r.get("host"), path + ".host: " + e.getMessage());
+                    ok = false;
+                }
+            }
+        }
+        if (r.containsKey("cidr")) {
+            String text = yaml.string(r.get("cidr"), path + ".cidr", "10.20.0.0/16");
+            if (text == null) {
+                ok = false;
+            } else {
+                try {
+                    cidr = Cidr.parse(text);
+                } catch (IllegalArgumentException e) {
+                    yaml.error(r.get("cidr"), path + ".cidr: " + e.getMessage());
+                    ok = false;
+                }
+            }
+        }
+        List<Integer> ports = AllowRule.DEFAULT_PORTS;
+        if (r.containsKey("ports")) {
+            List<Node> items = yaml.sequence(r.get("ports"), path + ".ports", "[443]");
+            if (items == null) {
+                ok = false;
+            } else if (items.isEmpty()) {
+                yaml.error(r.get("ports"), path + ".ports: empty list; leave ports out for [443] or list the ports");
+                ok = false;
+            } else {
+                Map<Integer, Boolean> seen = new LinkedHashMap<>();
+                for (int i = 0; i < items.size(); i++) {
+                    Integer port = yaml.port(items.get(i), path + ".ports[" + i + "]");
+                    if (port == null) {
+                        ok = false;
+                    } else if (seen.put(port, Boolean.TRUE) != null) {
+                        yaml.error(items.get(i), path + ".ports[" + i + "]: port " + port + " is listed twice");
+                        ok = false;
+                    }
+                }
+                ports = List.copyOf(seen.keySet());
+            }
+        }
+        boolean privateAddresses = false;
+        if (r.containsKey("private")) {
+            Boolean b = yaml.bool(r.get("private"), path + ".private");
+            if (b == null) {
+                ok = false;
+            } else if (r.containsKey("cidr")) {
+                yaml.error(r.get("private"), path + ".private: applies to host rules only; a cidr rule already"
+                        + " names the addresses it allows");
+                ok = false;
+            } else {
+                privateAddresses = b;
+            }
+        }
+        return ok ? new AllowRule(id, host, cidr, ports, privateAddresses) : null;
+    }
+
+    private static void crossCheck(List<Parsed> parsed, List<ValidationError> errors) {
+        Map<String, Parsed> byName = new LinkedHashMap<>();
+        Map<String, Parsed> byUser = new LinkedHashMap<>();
+        List<Parsed> withSources = new ArrayList<>();
+        for (Parsed p : parsed) {
+            Parsed first = byName.putIfAbsent(p.server.name(), p);
+            if (first != null) {
+                p.yaml.error(p.serverNode, "server: \"" + p.server.name() + "\" is already defined in "
+                        + first.yaml.position(first.serverNode) + "; each server has one allowlist");
+            }
+            String user = p.server.clients().proxyUser();
+            if (user != null) {
+                Parsed other = byUser.putIfAbsent(user, p);
+                if (other != null) {
+                    p.yaml.error(p.proxyUserNode, "clients.proxy_user: \"" + user + "\" already identifies server "
+                            + other.server.name() + " (" + other.yaml.position(other.proxyUserNode) + ")");
+                }
+            }
+            List<Cidr> mine = p.server.clients().sources();
+            for (int i = 0; i < mine.size(); i++) {
+                for (Parsed other : withSources) {
+                    List<Cidr> theirs = other.server.clients().sources();
+                    for (int j = 0; j < theirs.size(); j++) {
+                        if (mine.get(i).overlaps(theirs.get(j))) {
+                            p.yaml.error(p.sourceNodes.get(i), "clients.sources[" + i + "]: " + mine.get(i)
+                                    + " overlaps " + theirs.get(j) + " of server " + other.server.name() + " ("
+                                    + other.yaml.position(other.sourceNodes.get(j))
+                                    + "); a client address must identify exactly one server");
+                        }
+                    }
+                }
+            }
+            if (!mine.isEmpty()) {
+                withSources.add(p);
+            }
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+}

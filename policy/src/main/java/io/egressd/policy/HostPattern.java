@@ -1,0 +1,96 @@
+package io.egressd.policy;
+
+import com.google.common.net.InternetDomainName;
+
+/**
+ * A {@code host} entry: an exact name, or {@code *.suffix} for every name with at least one
+ * more label than {@code suffix}, on a label boundary ({@code evilslack.com} never matches
+ * {@code *.slack.com}, and neither does {@code slack.com}).
+ */
+public record HostPattern(String name, boolean wildcard) {
+
+    /**
+     * Parses and validates a pattern as an allowlist or global deny list writes it.
+     *
+     * @throws IllegalArgumentException saying what is wrong and what to write instead
+     */
+    public static HostPattern parse(String text) {
+        if (text.isEmpty()) {
+            throw new IllegalArgumentException("empty host; write a name such as \"api.example.com\"");
+        }
+        for (int i = 0; i < text.length(); i++) {
+            if (text.charAt(i) > 0x7f) {
+                throw new IllegalArgumentException("\"" + text + "\" is not ASCII; write its IDNA form"
+                        + suggestAscii(text));
+            }
+        }
+        boolean wildcard = text.startsWith("*.");
+        String rest = wildcard ? text.substring(2) : text;
+        if (text.equals("*")) {
+            throw new IllegalArgumentException("\"*\" would allow every host; list the hosts this server needs"
+                    + " (or use mode: report to find them)");
+        }
+        if (rest.indexOf('*') >= 0) {
+            throw new IllegalArgumentException("\"" + text + "\" has '*' where only a leading \"*.\" is allowed");
+        }
+        Host host;
+        try {
+            host = Host.parse(rest);
+        } catch (InvalidHostException e) {
+            throw new IllegalArgumentException("\"" + text + "\" is not a valid host name: " + e.getMessage());
+        }
+        if (host instanceof Host.Ip ip) {
+            throw new IllegalArgumentException("\"" + text + "\" is an IP literal; write it as a cidr rule: cidr: "
+                    + Cidr.toAddress(ip.address().getAddress()).getHostAddress()
+                    + (ip.address().getAddress().length == 4 ? "/32" : "/128"));
+        }
+        String name = ((Host.Name) host).value();
+        if (wildcard) {
+            checkWildcardSuffix(text, name);
+        }
+        return new HostPattern(name, wildcard);
+    }
+
+    private static void checkWildcardSuffix(String text, String suffix) {
+        if (suffix.indexOf('.') < 0) {
+            throw new IllegalArgumentException("\"" + text + "\" is a wildcard over a whole top-level domain;"
+                    + " name a registered domain, e.g. \"*.example." + suffix + "\"");
+        }
+        InternetDomainName domain;
+        try {
+            domain = InternetDomainName.from(suffix);
+        } catch (IllegalArgumentException e) {
+            // Names with '_' are valid DNS names but not hostnames to Guava; they are never suffixes.
+            return;
+        }
+        if (domain.isPublicSuffix()) {
+            throw new IllegalArgumentException("\"" + text + "\" is a wildcard over the public suffix \"" + suffix
+                    + "\"; name a registered domain, e.g. \"*.example." + suffix + "\"");
+        }
+    }
+
+    private static String suggestAscii(String text) {
+        try {
+            String prefix = text.startsWith("*.") ? "*." : "";
+            String rest = prefix.isEmpty() ? text : text.substring(2);
+            Host host = Host.parse(rest);
+            return ", e.g. \"" + prefix + host + "\"";
+        } catch (InvalidHostException | RuntimeException e) {
+            return " (xn--...)";
+        }
+    }
+
+    /** Whether a canonical name matches. */
+    public boolean matches(String canonicalName) {
+        if (!wildcard) {
+            return name.equals(canonicalName);
+        }
+        int extra = canonicalName.length() - name.length();
+        return extra >= 2 && canonicalName.endsWith(name) && canonicalName.charAt(extra - 1) == '.';
+    }
+
+    @Override
+    public String toString() {
+        return wildcard ? "*." + name : name;
+    }
+}
