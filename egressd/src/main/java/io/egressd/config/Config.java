@@ -1,0 +1,56 @@
+package io.egressd.config;
+
+import io.egressd.policy.GlobalDeny;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * egressd.yaml (design.md section 9), with every default filled in. Immutable: a reload
+ * builds a new one.
+ *
+ * @param source     the file it was read from, or null for the built-in defaults
+ * @param allowlists the allowlist directory (relative paths in a file resolve against the file's directory)
+ * @param server     sidecar mode: every client of this instance is this server; null in a gateway
+ */
+public record Config(Path source, Path allowlists, String server, Listen listen, Dns dns, Audit audit,
+                     GlobalDeny deny, Limits limits) {
+
+    /** Listener addresses; null where a listener is off. */
+    public record Listen(InetSocketAddress http, InetSocketAddress socks, InetSocketAddress dns,
+                         InetSocketAddress admin) { }
+
+    /** @param upstreams {@code system} or {@code host:port} entries, as written */
+    public record Dns(List<String> upstreams, String denyRcode, Duration timeout) {
+        public Dns {
+            upstreams = List.copyOf(upstreams);
+        }
+    }
+
+    /** @param output {@code stdout} or a file path */
+    public record Audit(String output, boolean allowed, boolean dnsAllowed) { }
+
+    public record Limits(Duration connectTimeout, Duration idleTimeout, int maxConnections) { }
+
+    public static final Listen DEFAULT_LISTEN = new Listen(
+            new InetSocketAddress("127.0.0.1", 3128), null,
+            new InetSocketAddress("127.0.0.1", 5053), new InetSocketAddress("127.0.0.1", 9464));
+
+    /** The shipped defaults: loopback listeners, ./allowlists, deny what no allowlist allows. */
+    public static Config defaults() {
+        return new Config(null, Path.of("allowlists"), null, DEFAULT_LISTEN,
+                new Dns(List.of("system"), "NXDOMAIN", Duration.ofSeconds(2)),
+                new Audit("stdout", true, false),
+                GlobalDeny.BUILT_IN,
+                new Limits(Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000));
+    }
+
+    public Config withAllowlists(Path dir) {
+        return new Config(source, dir, server, listen, dns, audit, deny, limits);
+    }
+
+    public Config withServer(String name) {
+        return new Config(source, allowlists, name, listen, dns, audit, deny, limits);
+    }
+}

@@ -1,0 +1,109 @@
+package io.egressd.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command line as a user runs it: bin/egressd starting the shaded jar. */
+class CliIT {
+
+    static final Path ROOT = Path.of(System.getProperty("egressd.repo.root", ".")).toAbsolutePath();
+
+    record Result(int exit, String out, String err) { }
+
+    static Result egressd(String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>();
+        command.add(ROOT.resolve("bin/egressd").toString());
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).directory(ROOT.toFile()).start();
+        p.getOutputStream().close();
+        byte[] out = p.getInputStream().readAllBytes();
+        byte[] err = p.getErrorStream().readAllBytes();
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8), new String(err, StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void checkPassesOnTheShippedAllowlists() throws Exception {
+        Result r = egressd("check", "allowlists/");
+        assertThat(r.exit()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).contains("ok allowlists/slack.yaml: server slack", "ok allowlists/filesystem.yaml");
+    }
+
+    @Test
+    void checkReportsEveryErrorWithFileLineColumnAndExitsOne(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("slack.yaml");
+        Files.writeString(file, """
+                server: slack
+                allow:
+                  - host: "*.com"
+                  - host: slack.com
+                    ports: [443, 0]
+                """);
+        Result r = egressd("check", file.toString());
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.out().lines().toList()).containsExactly(
+                file + ":3:11: allow[0].host: \"*.com\" is a wildcard over a whole top-level domain;"
+                        + " name a registered domain, e.g. \"*.example.com\"",
+                file + ":5:18: allow[1].ports[1]: port 0 is not a port number; write a decimal number from 1 to"
+                        + " 65535 without leading zeros");
+    }
+
+    @Test
+    void checkOfAMissingDirectorySaysSo() throws Exception {
+        Result r = egressd("check", "no-such-dir");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.out()).startsWith("no-such-dir:1:1: no such file or directory");
+    }
+
+    @Test
+    void explainPrintsDecisionReasonAndRule() throws Exception {
+        Result allowed = egressd("explain", "--server", "slack", "slack.com:443");
+        assertThat(allowed.exit()).as(allowed.err()).isZero();
+        assertThat(allowed.out()).startsWith("allowed\n").contains("rule: allowlists/slack.yaml#allow[");
+
+        Result denied = egressd("explain", "--server", "slack", "evilslack.com");
+        assertThat(denied.exit()).isEqualTo(1);
+        assertThat(denied.out()).startsWith("denied\n").contains("reason: host_not_allowed", "rule: -");
+
+        Result literal = egressd("explain", "--server", "slack", "2130706433:443");
+        assertThat(literal.out()).contains("reason: invalid_host");
+
+        Result unknown = egressd("explain", "--server", "nobody", "slack.com");
+        assertThat(unknown.exit()).isEqualTo(2);
+        assertThat(unknown.err()).contains("no allowlist for server \"nobody\"");
+    }
+
+    @Test
+    void explainTakesTheConfigsGlobalDeny(@TempDir Path dir) throws Exception {
+        Path config = dir.resolve("egressd.yaml");
+        Files.writeString(config, "allowlists: " + ROOT.resolve("allowlists") + "\ndeny:\n  hosts: [\"slack.com\"]\n");
+        Result r = egressd("explain", "--config", config.toString(), "--server", "slack", "slack.com");
+        assertThat(r.exit()).as(r.err()).isEqualTo(1);
+        assertThat(r.out()).contains("reason: denied_by_global_rule", "rule: egressd.yaml#deny.hosts[0]");
+    }
+
+    @Test
+    void tokenPrintsAPasswordAndItsSha256() throws Exception {
+        Result r = egressd("token");
+        assertThat(r.exit()).isZero();
+        List<String> lines = r.out().lines().toList();
+        assertThat(lines).hasSize(2);
+        String password = lines.get(0).substring("password: ".length());
+        String hash = lines.get(1).substring("token_sha256: ".length());
+        assertThat(password).matches("[A-Za-z0-9_-]{43}");
+        byte[] digest = MessageDigest.getInstance("SHA-256").digest(password.getBytes(StandardCharsets.UTF_8));
+        assertThat(hash).isEqualTo(HexFormat.of().formatHex(digest));
+        assertThat(egressd("token").out()).doesNotContain(password);
+    }
+}

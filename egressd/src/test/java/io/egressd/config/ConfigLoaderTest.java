@@ -1,0 +1,126 @@
+package io.egressd.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.egressd.policy.PolicyException;
+import io.egressd.policy.ValidationError;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+
+    @TempDir
+    Path dir;
+
+    private Path write(String text) throws Exception {
+        Path file = dir.resolve("egressd.yaml");
+        Files.writeString(file, text);
+        return file;
+    }
+
+    private List<String> errors(String text) throws Exception {
+        Path file = write(text);
+        try {
+            ConfigLoader.load(file);
+        } catch (PolicyException e) {
+            return e.errors().stream().map(ValidationError::toString)
+                    .map(s -> s.substring(file.toString().length())).toList();
+        }
+        throw new AssertionError("expected errors for:\n" + text);
+    }
+
+    @Test
+    void defaultsBindToLoopbackAndDeny() {
+        Config c = Config.defaults();
+        assertThat(c.listen().http()).isEqualTo(new InetSocketAddress("127.0.0.1", 3128));
+        assertThat(c.listen().dns()).isEqualTo(new InetSocketAddress("127.0.0.1", 5053));
+        assertThat(c.listen().admin()).isEqualTo(new InetSocketAddress("127.0.0.1", 9464));
+        assertThat(c.listen().socks()).isNull();
+        assertThat(c.dns().denyRcode()).isEqualTo("NXDOMAIN");
+        assertThat(c.server()).isNull();
+    }
+
+    @Test
+    void emptyFileMeansDefaults() throws Exception {
+        Config c = ConfigLoader.load(write(""));
+        assertThat(c.listen()).isEqualTo(Config.DEFAULT_LISTEN);
+        assertThat(c.allowlists()).isEqualTo(dir.resolve("allowlists"));
+    }
+
+    @Test
+    void everyKeyIsRead() throws Exception {
+        Config c = ConfigLoader.load(write("""
+                allowlists: /etc/egressd/allowlists
+                server: slack
+                listen:
+                  http: 0.0.0.0:3128
+                  socks: 127.0.0.1:1080
+                  dns: "[::1]:53"
+                  admin: null
+                dns:
+                  upstreams: [system, "10.0.0.2:53"]
+                  deny_rcode: REFUSED
+                  timeout: 1500ms
+                audit:
+                  output: audit.log
+                  allowed: false
+                  dns_allowed: true
+                deny:
+                  hosts: ["*.pastebin.com"]
+                  cidrs: [10.0.0.0/8]
+                limits: {connect_timeout: 5s, idle_timeout: 10m, max_connections: 100}
+                """));
+        assertThat(c.allowlists()).isEqualTo(Path.of("/etc/egressd/allowlists"));
+        assertThat(c.server()).isEqualTo("slack");
+        assertThat(c.listen().http()).isEqualTo(new InetSocketAddress("0.0.0.0", 3128));
+        assertThat(c.listen().dns().getPort()).isEqualTo(53);
+        assertThat(c.listen().admin()).isNull();
+        assertThat(c.dns().upstreams()).containsExactly("system", "10.0.0.2:53");
+        assertThat(c.dns().denyRcode()).isEqualTo("REFUSED");
+        assertThat(c.dns().timeout()).isEqualTo(Duration.ofMillis(1500));
+        assertThat(c.audit().output()).isEqualTo(dir.resolve("audit.log").toString());
+        assertThat(c.audit().allowed()).isFalse();
+        assertThat(c.audit().dnsAllowed()).isTrue();
+        assertThat(c.deny().denyingName("x.pastebin.com").id()).isEqualTo("egressd.yaml#deny.hosts[0]");
+        assertThat(c.deny().denyingName("localhost").id()).isEqualTo("builtin:localhost");
+        assertThat(c.limits().idleTimeout()).isEqualTo(Duration.ofMinutes(10));
+        assertThat(c.limits().maxConnections()).isEqualTo(100);
+    }
+
+    @Test
+    void errorsNameLineColumnAndWhatToWrite() throws Exception {
+        assertThat(errors("""
+                listen:
+                  htp: 127.0.0.1:3128
+                  dns: localhost:53
+                dns:
+                  deny_rcode: SERVFAIL
+                limits:
+                  idle_timeout: 5 minutes
+                deny:
+                  hosts: ["*.co.uk"]
+                  cidrs: [10.0.0.1/8]
+                """)).containsExactly(
+                ":2:3: listen: unknown key \"htp\"; did you mean \"http\"? Known keys: http, socks, dns, admin",
+                ":3:8: listen.dns: \"localhost:53\" is not an address with port such as 127.0.0.1:3128,"
+                        + " 0.0.0.0:3128 or [::1]:3128 (write null to turn the listener off)",
+                ":5:15: dns.deny_rcode: write NXDOMAIN or REFUSED",
+                ":7:17: limits.idle_timeout: expected a duration such as 500ms, 10s, 5m or 1h",
+                ":9:11: deny.hosts[0]: \"*.co.uk\" is a wildcard over the public suffix \"co.uk\"; name a registered"
+                        + " domain, e.g. \"*.example.co.uk\"",
+                ":10:11: deny.cidrs[0]: \"10.0.0.1/8\" has host bits set; write 10.0.0.0/8");
+    }
+
+    @Test
+    void notYamlIsAnErrorNotDefaults() throws Exception {
+        assertThat(errors("listen: [unclosed\n")).singleElement().asString().startsWith(":2:1: not valid YAML");
+        assertThatThrownBy(() -> ConfigLoader.load(dir.resolve("missing.yaml")))
+                .isInstanceOf(PolicyException.class).hasMessageContaining("missing.yaml:1:1: cannot read file");
+    }
+}
