@@ -147,8 +147,8 @@ public final class YamlFile {
             if (!known.contains(key)) {
                 String hint = suggest(key, known);
                 error(keyNode, where(path) + "unknown key \"" + key + "\""
-                        + (hint == null ? "" : "; did you mean \"" + hint + "\"?")
-                        + " Known keys: " + String.join(", ", known));
+                        + (hint == null ? "; known keys: " : "; did you mean \"" + hint + "\"? Known keys: ")
+                        + String.join(", ", known));
                 continue;
             }
             if (out.containsKey(key)) {
@@ -204,7 +204,7 @@ public final class YamlFile {
                     return port;
                 }
             }
-            if (decimal || Tag.INT.equals(node.getTag())) {
+            if (Tag.INT.equals(node.getTag())) {
                 error(node, path + ": port " + v + " is not a port number; write a decimal number from 1 to 65535"
                         + " without leading zeros");
                 return null;
