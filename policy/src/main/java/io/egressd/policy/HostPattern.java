@@ -49,7 +49,8 @@ public record HostPattern(String name, boolean wildcard) {
                     throw ipLiteral(text, ip);
                 }
             }
-            throw new IllegalArgumentException("\"" + text + "\" is not a valid host name: " + e.getMessage());
+            throw new IllegalArgumentException("\"" + text + "\" is not a valid host name: " + e.getMessage()
+                    + hintFor(rest));
         }
         if (host instanceof Host.Ip ip) {
             throw ipLiteral(text, ip);
@@ -59,6 +60,21 @@ public record HostPattern(String name, boolean wildcard) {
             checkWildcardSuffix(text, name);
         }
         return new HostPattern(name, wildcard);
+    }
+
+    /** What to write instead, for the ways a URL or an authority ends up in {@code host}. */
+    private static String hintFor(String rest) {
+        int scheme = rest.indexOf("://");
+        if (scheme > 0) {
+            String authority = rest.substring(scheme + 3).split("[/?#]", 2)[0];
+            return "; write only the host name (\"" + authority + "\" with its port under ports)";
+        }
+        int colon = rest.lastIndexOf(':');
+        if (colon > 0 && rest.indexOf(':') == colon && colon < rest.length() - 1
+                && rest.substring(colon + 1).chars().allMatch(c -> c >= '0' && c <= '9')) {
+            return "; write host: " + rest.substring(0, colon) + " and ports: [" + rest.substring(colon + 1) + "]";
+        }
+        return "";
     }
 
     private static IllegalArgumentException ipLiteral(String text, Host.Ip ip) {

@@ -139,6 +139,10 @@ public final class YamlFile {
         Map<String, Node> out = new LinkedHashMap<>();
         for (NodeTuple tuple : mapping.getValue()) {
             Node keyNode = tuple.getKeyNode();
+            if (Tag.MERGE.equals(keyNode.getTag())) {
+                error(keyNode, where(path) + "merge keys (<<) are not supported; write the keys out");
+                continue;
+            }
             if (!(keyNode instanceof ScalarNode keyScalar) || !Tag.STR.equals(keyNode.getTag())) {
                 error(keyNode, where(path) + "keys must be plain names such as " + known.iterator().next());
                 continue;
@@ -234,6 +238,9 @@ public final class YamlFile {
                 : Tag.BOOL.equals(node.getTag()) ? "boolean"
                 : Tag.FLOAT.equals(node.getTag()) ? "number" : "value";
         String v = scalar.getValue();
+        if (v.isEmpty()) {
+            return "an empty " + kind;
+        }
         if (v.length() > 60) {
             v = v.substring(0, 57) + "...";
         }

@@ -234,6 +234,38 @@ class AllowlistValidationTest {
     }
 
     @Test
+    void urlsAndPortsInHostSayWhereThePortGoes() {
+        String c = "host-url-or-port";
+        assertThat(check(c)).containsExactly(
+                error(c, 3, 11, "allow[0].host: \"slack.com:443\" is not a valid host name: host contains ':',"
+                        + " which no DNS name has; write host: slack.com and ports: [443]"),
+                error(c, 4, 11, "allow[1].host: \"https://slack.com/api\" is not a valid host name: host contains"
+                        + " ':', which no DNS name has; write only the host name (\"slack.com\" with its port"
+                        + " under ports)"),
+                error(c, 5, 11, "allow[2].host: \" slack.com\" is not a valid host name: host contains whitespace"
+                        + " or a control character"));
+    }
+
+    @Test
+    void emptyValues() {
+        String c = "empty-values";
+        assertThat(check(c)).containsExactly(
+                error(c, 2, 14, "description: expected a string, e.g. \"Slack MCP server\", found an empty string"),
+                error(c, 4, 4, "allow[0]: expected a mapping with keys host, cidr, ports, private, found nothing"),
+                error(c, 5, 10, "allow[1].host: expected a string, e.g. api.example.com, found nothing"));
+    }
+
+    @Test
+    void yamlMergeKeysAndAliasBombs() {
+        assertThat(check("yaml-features")).containsExactly(
+                error("yaml-features", 1, 1, "unknown key \"base\"; known keys: server, description, mode,"
+                        + " clients, allow"),
+                error("yaml-features", 4, 5, "allow[0]: merge keys (<<) are not supported; write the keys out"));
+        assertThat(check("alias-bomb")).containsExactly(error("alias-bomb", 1, 1,
+                "not valid YAML: Number of aliases for non-scalar nodes exceeds the specified max=20"));
+    }
+
+    @Test
     void nonAsciiHostsSuggestTheirXnForm() {
         String c = "non-ascii-host";
         assertThat(check(c)).containsExactly(
