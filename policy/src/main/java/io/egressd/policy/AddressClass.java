@@ -71,6 +71,8 @@ public enum AddressClass {
             r("8000::/1", RESERVED));
 
     private static final Cidr IPV4_COMPATIBLE = Cidr.of("::/96");
+    // Cidr.of would turn ::ffff:0:0 into an Inet4Address, so the mapped prefix is checked by hand.
+    private static final byte[] IPV4_MAPPED_PREFIX = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff};
     private static final Cidr NAT64 = Cidr.of("64:ff9b::/96");
     private static final Cidr SIX_TO_FOUR = Cidr.of("2002::/16");
     private static final Cidr TEREDO = Cidr.of("2001::/32");
@@ -91,15 +93,20 @@ public enum AddressClass {
     }
 
     /**
-     * The IPv4 address an IPv6 address carries, for the forms that route to it (NAT64, 6to4,
-     * Teredo's client, IPv4-compatible; IPv4-mapped already arrives as {@link Inet4Address});
-     * otherwise {@code address} itself.
+     * The IPv4 address an IPv6 address carries, for the forms that route to it (IPv4-mapped,
+     * NAT64, 6to4, Teredo's client, IPv4-compatible); otherwise {@code address} itself.
+     * IPv4-mapped addresses usually arrive as {@link Inet4Address} already, but
+     * {@code Inet6Address.getByAddress(host, bytes, scope)} keeps them IPv6, and a resolver
+     * supplied by the caller may use it.
      */
     public static InetAddress unwrap(InetAddress address) {
         if (!(address instanceof Inet6Address)) {
             return address;
         }
         byte[] b = address.getAddress();
+        if (java.util.Arrays.equals(b, 0, 12, IPV4_MAPPED_PREFIX, 0, 12)) {
+            return v4(b[12], b[13], b[14], b[15]);
+        }
         if (NAT64.contains(address) || (IPV4_COMPATIBLE.contains(address) && !isZeroOrOne(b))) {
             return v4(b[12], b[13], b[14], b[15]);
         }

@@ -1,5 +1,6 @@
 package io.egressd.policy;
 
+import com.google.common.net.InetAddresses;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.util.Arrays;
@@ -46,7 +47,7 @@ public record Cidr(InetAddress network, int prefixLength) {
         if (!Arrays.equals(masked, address.getAddress())) {
             InetAddress base = toAddress(masked);
             throw new IllegalArgumentException("\"" + text + "\" has host bits set; write "
-                    + base.getHostAddress() + "/" + prefix);
+                    + InetAddresses.toAddrString(base) + "/" + prefix);
         }
         return new Cidr(address, prefix);
     }

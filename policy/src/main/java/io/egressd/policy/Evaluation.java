@@ -92,16 +92,15 @@ public final class Evaluation {
             throw new IllegalArgumentException("no addresses to vet for " + name);
         }
         GlobalDeny.Entry globalHit = null;
-        InetAddress firstNotDenied = null;
+        boolean anyNotDenied = false;
+        InetAddress reportable = null;
         for (InetAddress address : addresses) {
             GlobalDeny.Entry hit = deny.denyingAddress(address);
             if (hit != null) {
                 globalHit = globalHit == null ? hit : globalHit;
                 continue;
             }
-            if (firstNotDenied == null) {
-                firstNotDenied = address;
-            }
+            anyNotDenied = true;
             if (pending == null) {
                 AllowRule via = usableVia(address);
                 if (via != null) {
@@ -109,16 +108,19 @@ public final class Evaluation {
                             address, policyVersion);
                 }
             }
+            if (reportable == null && aboveFloor(server, address)) {
+                reportable = address;
+            }
         }
-        if (firstNotDenied == null) {
+        if (!anyNotDenied) {
             // Global rules hold in every mode, report included.
             return new Decision(false, Reason.DENIED_BY_GLOBAL_RULE, server.name(), server.mode(), false, name,
                     port, globalHit.id(), null, policyVersion);
         }
         Reason reason = pending != null ? pending : Reason.ADDRESS_NOT_ALLOWED;
         String rule = pending != null ? pendingRule : hostRules.get(0).id();
-        if (server.mode() == Mode.REPORT) {
-            return new Decision(true, reason, server.name(), server.mode(), true, name, port, rule, firstNotDenied,
+        if (server.mode() == Mode.REPORT && reportable != null) {
+            return new Decision(true, reason, server.name(), server.mode(), true, name, port, rule, reportable,
                     policyVersion);
         }
         return new Decision(false, reason, server.name(), server.mode(), false, name, port, rule, null,
@@ -136,7 +138,20 @@ public final class Evaluation {
         if (deny.denyingAddress(address) != null) {
             return false;
         }
-        return pending != null || server.mode() == Mode.REPORT || usableVia(address) != null;
+        if (pending == null && usableVia(address) != null) {
+            return true;
+        }
+        return server.mode() == Mode.REPORT && aboveFloor(server, address);
+    }
+
+    /**
+     * Whether report mode may let {@code address} through with {@code would_deny}: loopback,
+     * link-local and metadata, unspecified, multicast, broadcast, reserved and documentation
+     * addresses pass only through a cidr rule (design.md 5.4) in every mode, just as the
+     * names that lead to them (localhost, metadata.google.internal) are always denied.
+     */
+    static boolean aboveFloor(ServerPolicy server, InetAddress address) {
+        return !AddressClass.of(address).needsCidrRule() || server.anyCidrRule(address);
     }
 
     private AllowRule usableVia(InetAddress address) {

@@ -1,5 +1,6 @@
 package io.egressd.policy;
 
+import com.google.common.net.InetAddresses;
 import com.google.common.net.InternetDomainName;
 
 /**
@@ -37,18 +38,49 @@ public record HostPattern(String name, boolean wildcard) {
         try {
             host = Host.parse(rest);
         } catch (InvalidHostException e) {
-            throw new IllegalArgumentException("\"" + text + "\" is not a valid host name: " + e.getMessage());
+            if (rest.indexOf(':') >= 0 && rest.charAt(0) != '[') {
+                // An IPv6 address written as YAML usually writes it: unbracketed.
+                try {
+                    host = Host.parse("[" + rest + "]");
+                } catch (InvalidHostException notIpv6) {
+                    host = null;
+                }
+                if (host instanceof Host.Ip ip) {
+                    throw ipLiteral(text, ip);
+                }
+            }
+            throw new IllegalArgumentException("\"" + text + "\" is not a valid host name: " + e.getMessage()
+                    + hintFor(rest));
         }
         if (host instanceof Host.Ip ip) {
-            throw new IllegalArgumentException("\"" + text + "\" is an IP literal; write it as a cidr rule: cidr: "
-                    + Cidr.toAddress(ip.address().getAddress()).getHostAddress()
-                    + (ip.address().getAddress().length == 4 ? "/32" : "/128"));
+            throw ipLiteral(text, ip);
         }
         String name = ((Host.Name) host).value();
         if (wildcard) {
             checkWildcardSuffix(text, name);
         }
         return new HostPattern(name, wildcard);
+    }
+
+    /** What to write instead, for the ways a URL or an authority ends up in {@code host}. */
+    private static String hintFor(String rest) {
+        int scheme = rest.indexOf("://");
+        if (scheme > 0) {
+            String authority = rest.substring(scheme + 3).split("[/?#]", 2)[0];
+            return "; write only the host name (\"" + authority + "\" with its port under ports)";
+        }
+        int colon = rest.lastIndexOf(':');
+        if (colon > 0 && rest.indexOf(':') == colon && colon < rest.length() - 1
+                && rest.substring(colon + 1).chars().allMatch(c -> c >= '0' && c <= '9')) {
+            return "; write host: " + rest.substring(0, colon) + " and ports: [" + rest.substring(colon + 1) + "]";
+        }
+        return "";
+    }
+
+    private static IllegalArgumentException ipLiteral(String text, Host.Ip ip) {
+        boolean v4 = ip.address().getAddress().length == 4;
+        return new IllegalArgumentException("\"" + text + "\" is an IP literal; write it as a cidr rule: cidr: "
+                + InetAddresses.toAddrString(ip.address()) + (v4 ? "/32" : "/128"));
     }
 
     private static void checkWildcardSuffix(String text, String suffix) {

@@ -106,8 +106,9 @@ public final class Policy {
             return ok ? Identity.of(server.name()) : Identity.failed(Reason.BAD_CREDENTIALS, true);
         }
         if (source != null) {
+            InetAddress client = unmapped(source);
             for (Source s : sources) {
-                if (s.range.contains(source)) {
+                if (s.range.contains(client)) {
                     return Identity.of(s.server.name());
                 }
             }
@@ -115,8 +116,30 @@ public final class Policy {
         return Identity.failed(Reason.UNKNOWN_CLIENT, acceptsCredentials());
     }
 
+    /**
+     * An IPv4-mapped IPv6 address (a dual-stack socket's view of an IPv4 client) as the IPv4
+     * address it is, so that IPv4 {@code sources} identify it. Only the mapped form: 6to4,
+     * Teredo and NAT64 addresses are other hosts, and must not borrow an IPv4 identity.
+     */
+    private static InetAddress unmapped(InetAddress address) {
+        byte[] b = address.getAddress();
+        if (b.length == 16 && b[10] == (byte) 0xff && b[11] == (byte) 0xff
+                && java.util.Arrays.equals(b, 0, 10, NO_TOKEN, 0, 10)) {
+            try {
+                return InetAddress.getByAddress(java.util.Arrays.copyOfRange(b, 12, 16));
+            } catch (UnknownHostException e) {
+                throw new AssertionError(e);
+            }
+        }
+        return address;
+    }
+
     /** Steps 2-6 for a connection to {@code rawHost:port}, short of resolving a name. */
     public Evaluation evaluate(String server, String rawHost, int port) {
+        if (server == null || !servers.containsKey(server)) {
+            // Step 1 comes first: an unidentified client learns nothing about its destination.
+            return Evaluation.decided(refusal(Reason.UNKNOWN_CLIENT, server, rawHost, port));
+        }
         if (port < 1 || port > 65535) {
             return Evaluation.decided(refusal(Reason.INVALID_HOST, server, rawHost, port));
         }
@@ -209,7 +232,7 @@ public final class Policy {
                     version);
         }
         Reason reason = server.anyCidrRule(address) ? Reason.PORT_NOT_ALLOWED : Reason.IP_LITERAL_NOT_ALLOWED;
-        if (server.mode() == Mode.REPORT) {
+        if (server.mode() == Mode.REPORT && Evaluation.aboveFloor(server, address)) {
             return new Decision(true, reason, server.name(), server.mode(), true, host, port, null, address, version);
         }
         return new Decision(false, reason, server.name(), server.mode(), false, host, port, null, null, version);

@@ -139,6 +139,10 @@ public final class YamlFile {
         Map<String, Node> out = new LinkedHashMap<>();
         for (NodeTuple tuple : mapping.getValue()) {
             Node keyNode = tuple.getKeyNode();
+            if (Tag.MERGE.equals(keyNode.getTag())) {
+                error(keyNode, where(path) + "merge keys (<<) are not supported; write the keys out");
+                continue;
+            }
             if (!(keyNode instanceof ScalarNode keyScalar) || !Tag.STR.equals(keyNode.getTag())) {
                 error(keyNode, where(path) + "keys must be plain names such as " + known.iterator().next());
                 continue;
@@ -147,8 +151,8 @@ public final class YamlFile {
             if (!known.contains(key)) {
                 String hint = suggest(key, known);
                 error(keyNode, where(path) + "unknown key \"" + key + "\""
-                        + (hint == null ? "" : "; did you mean \"" + hint + "\"?")
-                        + " Known keys: " + String.join(", ", known));
+                        + (hint == null ? "; known keys: " : "; did you mean \"" + hint + "\"? Known keys: ")
+                        + String.join(", ", known));
                 continue;
             }
             if (out.containsKey(key)) {
@@ -204,7 +208,7 @@ public final class YamlFile {
                     return port;
                 }
             }
-            if (decimal || Tag.INT.equals(node.getTag())) {
+            if (Tag.INT.equals(node.getTag())) {
                 error(node, path + ": port " + v + " is not a port number; write a decimal number from 1 to 65535"
                         + " without leading zeros");
                 return null;
@@ -234,6 +238,9 @@ public final class YamlFile {
                 : Tag.BOOL.equals(node.getTag()) ? "boolean"
                 : Tag.FLOAT.equals(node.getTag()) ? "number" : "value";
         String v = scalar.getValue();
+        if (v.isEmpty()) {
+            return "an empty " + kind;
+        }
         if (v.length() > 60) {
             v = v.substring(0, 57) + "...";
         }
