@@ -84,8 +84,9 @@ public enum AddressClass {
     /** Classifies {@code address}, unwrapping any embedded IPv4 address first. */
     public static AddressClass of(InetAddress address) {
         InetAddress a = unwrap(address);
+        byte[] bytes = a.getAddress();
         for (Range range : a instanceof Inet4Address ? V4 : V6) {
-            if (range.cidr.contains(a)) {
+            if (range.cidr.contains(bytes)) {
                 return range.kind;
             }
         }
@@ -107,13 +108,13 @@ public enum AddressClass {
         if (java.util.Arrays.equals(b, 0, 12, IPV4_MAPPED_PREFIX, 0, 12)) {
             return v4(b[12], b[13], b[14], b[15]);
         }
-        if (NAT64.contains(address) || (IPV4_COMPATIBLE.contains(address) && !isZeroOrOne(b))) {
+        if (NAT64.contains(b) || (IPV4_COMPATIBLE.contains(b) && !isZeroOrOne(b))) {
             return v4(b[12], b[13], b[14], b[15]);
         }
-        if (SIX_TO_FOUR.contains(address)) {
+        if (SIX_TO_FOUR.contains(b)) {
             return v4(b[2], b[3], b[4], b[5]);
         }
-        if (TEREDO.contains(address)) {
+        if (TEREDO.contains(b)) {
             // The client's address is stored inverted in the last 32 bits.
             return v4((byte) ~b[12], (byte) ~b[13], (byte) ~b[14], (byte) ~b[15]);
         }

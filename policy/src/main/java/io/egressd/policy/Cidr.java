@@ -10,13 +10,30 @@ import java.util.Arrays;
  * zero: a range written {@code 10.20.0.1/16} is rejected, since whoever wrote it meant
  * something we cannot know.
  */
-public record Cidr(InetAddress network, int prefixLength) {
+public final class Cidr {
 
-    public Cidr {
-        int bits = network.getAddress().length * 8;
+    private final InetAddress network;
+    private final int prefixLength;
+    // The network's bytes, kept once: contains() runs per rule per address on the hot path,
+    // and InetAddress.getAddress() clones on every call.
+    private final byte[] bytes;
+
+    public Cidr(InetAddress network, int prefixLength) {
+        this.network = network;
+        this.prefixLength = prefixLength;
+        this.bytes = network.getAddress();
+        int bits = bytes.length * 8;
         if (prefixLength < 0 || prefixLength > bits) {
             throw new IllegalArgumentException("prefix length " + prefixLength + " outside 0-" + bits);
         }
+    }
+
+    public InetAddress network() {
+        return network;
+    }
+
+    public int prefixLength() {
+        return prefixLength;
     }
 
     /**
@@ -74,8 +91,12 @@ public record Cidr(InetAddress network, int prefixLength) {
 
     /** Whether {@code address} is inside this network; IPv4 and IPv6 never match each other. */
     public boolean contains(InetAddress address) {
-        byte[] a = address.getAddress();
-        byte[] n = network.getAddress();
+        return contains(address.getAddress());
+    }
+
+    /** The same for an address's bytes, 4 or 16 of them, fetched once by a caller checking many ranges. */
+    boolean contains(byte[] a) {
+        byte[] n = bytes;
         if (a.length != n.length) {
             return false;
         }
@@ -120,6 +141,16 @@ public record Cidr(InetAddress network, int prefixLength) {
         } catch (java.net.UnknownHostException e) {
             throw new AssertionError(e);
         }
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Cidr other && prefixLength == other.prefixLength && Arrays.equals(bytes, other.bytes);
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * Arrays.hashCode(bytes) + prefixLength;
     }
 
     @Override

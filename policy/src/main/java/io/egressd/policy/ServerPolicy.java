@@ -95,8 +95,12 @@ public final class ServerPolicy {
 
     /** The first cidr rule covering {@code address} and {@code port} (any port when port is 0). */
     AllowRule cidrRule(InetAddress address, int port) {
+        if (cidrRules.isEmpty()) {
+            return null;
+        }
+        byte[] bytes = address.getAddress();
         for (AllowRule rule : cidrRules) {
-            if (rule.cidr().contains(address) && (port == 0 || rule.allowsPort(port))) {
+            if (rule.cidr().contains(bytes) && (port == 0 || rule.allowsPort(port))) {
                 return rule;
             }
         }
