@@ -2,6 +2,9 @@ package io.egressd.cli;
 
 import io.egressd.config.Config;
 import io.egressd.policy.Decision;
+import io.egressd.policy.Destination;
+import io.egressd.policy.InvalidHostException;
+import io.egressd.policy.Reason;
 import io.egressd.policy.Evaluation;
 import io.egressd.policy.Policy;
 import io.egressd.policy.PolicyException;
@@ -63,15 +66,19 @@ final class ExplainCommand implements Callable<Integer> {
             err.flush();
             return 2;
         }
-        String host = destination;
-        int port = 443;
-        int split = destination.startsWith("[") ? destination.indexOf("]:") + 1 : destination.lastIndexOf(':');
-        if (split > 0 && (destination.startsWith("[") || destination.indexOf(':') == split)) {
-            host = destination.substring(0, split);
-            String p = destination.substring(split + 1);
-            port = p.matches("[1-9][0-9]{0,4}") ? Integer.parseInt(p) : -1;
+        Destination target;
+        try {
+            target = Destination.parseAuthority(destination, 443);
+        } catch (InvalidHostException e) {
+            out.println("denied");
+            out.println("server: " + sp.name() + " (" + sp.mode().code() + ", " + sp.file() + ")");
+            out.println("destination: " + destination);
+            out.println("reason: " + Reason.INVALID_HOST.code() + " (" + e.getMessage() + ")");
+            out.println("rule: -");
+            out.flush();
+            return 1;
         }
-        Evaluation evaluation = policy.evaluate(server, host, port);
+        Evaluation evaluation = policy.evaluate(server, target.host(), target.port());
         Decision decision;
         String note = null;
         if (!evaluation.needsAddresses()) {

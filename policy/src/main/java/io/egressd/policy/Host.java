@@ -32,9 +32,9 @@ public sealed interface Host {
     record Ip(InetAddress address) implements Host {
         @Override
         public String toString() {
-            return address instanceof Inet6Address
-                    ? "[" + address.getHostAddress() + "]"
-                    : address.getHostAddress();
+            // RFC 5952 form ([::1], not [0:0:0:0:0:0:0:1]): what people grep audit logs for.
+            String text = com.google.common.net.InetAddresses.toAddrString(address);
+            return address instanceof Inet6Address ? "[" + text + "]" : text;
         }
     }
 
