@@ -18,7 +18,7 @@ final class RawClient {
 
     static byte[] udp(int port, byte[] query) throws IOException {
         try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
-            socket.setSoTimeout(5000);
+            socket.setSoTimeout(2000);
             socket.send(new DatagramPacket(query, query.length, InetAddress.getLoopbackAddress(), port));
             byte[] buffer = new byte[65535];
             DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
