@@ -89,7 +89,7 @@ public final class DnsFilter implements AutoCloseable {
             throws IOException {
         UdpQueryHandler udpHandler = new UdpQueryHandler(service);
         Bootstrap udp = new Bootstrap().group(group).channel(NioDatagramChannel.class)
-                .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_QUERY_DATAGRAM))
+                .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_QUERY_DATAGRAM))
                 // Room for bursts of queries (the kernel caps this at net.core.rmem_max).
                 .option(ChannelOption.SO_RCVBUF, 1 << 20)
                 .handler(udpHandler);

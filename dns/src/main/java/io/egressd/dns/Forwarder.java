@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -55,8 +56,22 @@ final class Forwarder {
      */
     CompletableFuture<Message> forward(Name name, int type, Executor executor) {
         CompletableFuture<Message> result = new CompletableFuture<>();
-        attempt(name, type, preferred.get(), 0, executor, result);
+        attempt(name, type, preferred.get(), 0, orInline(executor), result);
         return result;
+    }
+
+    /**
+     * Hands work to {@code executor}, or runs it where it is when the executor has shut down (a
+     * late upstream answer after close), so dnsjava's selector thread never sees a rejection.
+     */
+    static Executor orInline(Executor executor) {
+        return task -> {
+            try {
+                executor.execute(task);
+            } catch (RejectedExecutionException e) {
+                task.run();
+            }
+        };
     }
 
     private void attempt(Name name, int type, int start, int tried, Executor executor,

@@ -33,12 +33,11 @@ final class QueryDecoder {
         if (!Replies.isQuery(message.getHeader().getOpcode())) {
             return new Decoded.Reply(Replies.notImplemented(wire));
         }
-        Record[] questions = message.getSectionArray(Section.QUESTION);
-        if (questions.length != 1) {
+        if (message.getSection(Section.QUESTION).size() != 1) {
             return new Decoded.Reply(Replies.formatError(wire));
         }
         int opts = 0;
-        for (Record r : message.getSectionArray(Section.ADDITIONAL)) {
+        for (Record r : message.getSection(Section.ADDITIONAL)) {
             if (r instanceof OPTRecord) {
                 opts++;
             }

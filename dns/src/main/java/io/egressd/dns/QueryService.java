@@ -86,13 +86,14 @@ final class QueryService {
         if (cached != null) {
             return CompletableFuture.completedFuture(allow(query, evaluation, cached));
         }
-        return lookup(key, executor).handleAsync((answer, error) -> {
+        Executor loop = Forwarder.orInline(executor);
+        return lookup(key, loop).handleAsync((answer, error) -> {
             if (error != null) {
                 log.debug("SERVFAIL for {}/{}: {}", key.name(), Type.string(qtype), error.getMessage());
                 return finish(query, evaluation.provisional(), Rcode.SERVFAIL);
             }
             return allow(query, evaluation, answer);
-        }, executor);
+        }, loop);
     }
 
     private CompletableFuture<UpstreamAnswer> lookup(QuestionKey key, Executor executor) {
