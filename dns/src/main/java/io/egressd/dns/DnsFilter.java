@@ -1,0 +1,169 @@
+package io.egressd.dns;
+
+import io.egressd.policy.EgressListener;
+import io.egressd.policy.Policy;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
+import io.netty.handler.codec.LengthFieldPrepender;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * The filtering DNS server: UDP and TCP on one port. Queries for names a server's allowlist
+ * covers are forwarded upstream (and cached), their addresses filtered by the policy; every
+ * other query is answered locally and never leaves the machine.
+ *
+ * <pre>{@code
+ * try (DnsFilter dns = DnsFilter.start(settings, policyRef::get, listener)) { ... }
+ * }</pre>
+ */
+public final class DnsFilter implements AutoCloseable {
+
+    /** How long an idle TCP connection is kept (RFC 7766 6.2.3 asks for seconds, not minutes). */
+    static final int TCP_IDLE_SECONDS = 30;
+    /** Larger datagrams are not DNS queries worth reading whole; they arrive cut and get FORMERR. */
+    static final int MAX_QUERY_DATAGRAM = 4096;
+    private static final int PORT_ATTEMPTS = 5;
+
+    private final EventLoopGroup group;
+    private final Channel udp;
+    private final Channel tcp;
+
+    private DnsFilter(EventLoopGroup group, Channel udp, Channel tcp) {
+        this.group = group;
+        this.udp = udp;
+        this.tcp = tcp;
+    }
+
+    /**
+     * Binds UDP and TCP on {@code settings.listen()} and starts answering.
+     *
+     * @param policy   the current policy, read once per query (a reload swaps what it returns)
+     * @param listener told about every query: allowed, refused or failed
+     * @throws IOException when a port cannot be bound
+     * @throws IllegalArgumentException when an upstream is this listener itself (queries would loop)
+     */
+    public static DnsFilter start(DnsSettings settings, Supplier<Policy> policy, EgressListener listener)
+            throws IOException {
+        return start(settings, policy, listener, System::nanoTime);
+    }
+
+    /** The same with the cache's clock supplied (tests make time pass without waiting). */
+    static DnsFilter start(DnsSettings settings, Supplier<Policy> policy, EgressListener listener,
+                           LongSupplier nanoClock) throws IOException {
+        Objects.requireNonNull(policy, "policy");
+        Objects.requireNonNull(listener, "listener");
+        refuseLoop(settings);
+        QueryService service = new QueryService(settings.boundServer(), settings.denyRcode(), policy, listener,
+                new AnswerCache(settings.cacheMaxEntries(), nanoClock),
+                new Forwarder(settings.upstreams(), settings.upstreamTimeout()));
+        // Two I/O threads: the UDP channel lives on one, TCP connections share both; no query
+        // work ever blocks them (upstream answers arrive from dnsjava's selector thread).
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+        try {
+            Channel[] channels = bind(settings.listen(), group, service);
+            return new DnsFilter(group, channels[0], channels[1]);
+        } catch (IOException | RuntimeException e) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            throw e;
+        }
+    }
+
+    private static Channel[] bind(InetSocketAddress listen, EventLoopGroup group, QueryService service)
+            throws IOException {
+        UdpQueryHandler udpHandler = new UdpQueryHandler(service);
+        Bootstrap udp = new Bootstrap().group(group).channel(NioDatagramChannel.class)
+                .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_QUERY_DATAGRAM))
+                // Room for bursts of queries (the kernel caps this at net.core.rmem_max).
+                .option(ChannelOption.SO_RCVBUF, 1 << 20)
+                .handler(udpHandler);
+        ServerBootstrap tcp = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(
+                                new IdleStateHandler(0, 0, TCP_IDLE_SECONDS),
+                                new LengthFieldBasedFrameDecoder(65535, 0, 2, 0, 2),
+                                new LengthFieldPrepender(2),
+                                new TcpQueryHandler(service));
+                    }
+                });
+        // Port 0: UDP picks a port and TCP follows it; retry in the rare case TCP finds it taken.
+        int attempts = listen.getPort() == 0 ? PORT_ATTEMPTS : 1;
+        IOException last = null;
+        for (int i = 0; i < attempts; i++) {
+            Channel u = await(udp.bind(listen));
+            InetSocketAddress bound = (InetSocketAddress) u.localAddress();
+            try {
+                Channel t = await(tcp.bind(new InetSocketAddress(listen.getAddress(), bound.getPort())));
+                return new Channel[] {u, t};
+            } catch (IOException e) {
+                u.close().awaitUninterruptibly();
+                last = e;
+            }
+        }
+        throw last;
+    }
+
+    private static Channel await(io.netty.channel.ChannelFuture future) throws IOException {
+        future.awaitUninterruptibly();
+        if (future.isSuccess()) {
+            return future.channel();
+        }
+        Throwable cause = future.cause();
+        if (cause instanceof IOException io) {
+            throw io;
+        }
+        throw new IOException("cannot bind DNS listener: " + cause, cause);
+    }
+
+    private static void refuseLoop(DnsSettings settings) {
+        InetSocketAddress listen = settings.listen();
+        if (listen.getPort() == 0) {
+            return;
+        }
+        for (InetSocketAddress upstream : settings.upstreams()) {
+            boolean samePort = upstream.getPort() == listen.getPort();
+            boolean sameHost = upstream.getAddress().equals(listen.getAddress())
+                    || (listen.getAddress().isAnyLocalAddress() && upstream.getAddress().isLoopbackAddress());
+            if (samePort && sameHost) {
+                throw new IllegalArgumentException("upstream " + upstream.getAddress().getHostAddress() + ":"
+                        + upstream.getPort() + " is this DNS listener itself; queries would loop");
+            }
+        }
+    }
+
+    /** Where UDP queries are answered (the bound port when the settings said 0). */
+    public InetSocketAddress udpAddress() {
+        return (InetSocketAddress) udp.localAddress();
+    }
+
+    /** Where TCP queries are answered; the same port as UDP. */
+    public InetSocketAddress tcpAddress() {
+        return (InetSocketAddress) tcp.localAddress();
+    }
+
+    /** Stops listening and waits for the I/O threads to end; queries in flight get no answer. */
+    @Override
+    public void close() {
+        udp.close().awaitUninterruptibly();
+        tcp.close().awaitUninterruptibly();
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+    }
+}

@@ -1,0 +1,90 @@
+package io.egressd.dns;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * How a {@link DnsFilter} listens and forwards.
+ *
+ * @param listen          UDP and TCP address to serve on (the same port for both; port 0 picks a free one)
+ * @param boundServer     the server every client of this listener is (sidecar {@code server:}), or null to
+ *                        identify clients by source address
+ * @param upstreams       resolvers to forward allowed queries to, tried in order with failover; not empty
+ * @param upstreamTimeout how long a client waits for an upstream answer before it gets SERVFAIL, across all
+ *                        upstreams
+ * @param denyRcode       the answer to a name outside the allowlist
+ * @param cacheMaxEntries how many answers (by name, type and class) the cache keeps; 0 disables it
+ */
+public record DnsSettings(InetSocketAddress listen, String boundServer, List<InetSocketAddress> upstreams,
+                          Duration upstreamTimeout, DenyRcode denyRcode, int cacheMaxEntries) {
+
+    public static final Duration DEFAULT_UPSTREAM_TIMEOUT = Duration.ofSeconds(3);
+    public static final DenyRcode DEFAULT_DENY_RCODE = DenyRcode.NXDOMAIN;
+    public static final int DEFAULT_CACHE_MAX_ENTRIES = 10_000;
+    /** The {@code dns.upstreams} entry that means "the nameservers of /etc/resolv.conf". */
+    public static final String SYSTEM = "system";
+
+    private static final Path RESOLV_CONF = Path.of("/etc/resolv.conf");
+
+    public DnsSettings {
+        Objects.requireNonNull(listen, "listen");
+        Objects.requireNonNull(upstreamTimeout, "upstreamTimeout");
+        Objects.requireNonNull(denyRcode, "denyRcode");
+        upstreams = List.copyOf(upstreams);
+        if (upstreams.isEmpty()) {
+            throw new IllegalArgumentException("dns needs at least one upstream");
+        }
+        for (InetSocketAddress upstream : upstreams) {
+            if (upstream.isUnresolved()) {
+                throw new IllegalArgumentException("upstream " + upstream + " is not an IP address");
+            }
+        }
+        if (upstreamTimeout.isNegative() || upstreamTimeout.isZero()) {
+            throw new IllegalArgumentException("upstream timeout must be positive");
+        }
+        if (cacheMaxEntries < 0) {
+            throw new IllegalArgumentException("cache size must not be negative");
+        }
+    }
+
+    /** Settings with the defaults for everything but where to listen and where to forward. */
+    public static DnsSettings of(InetSocketAddress listen, List<InetSocketAddress> upstreams) {
+        return new DnsSettings(listen, null, upstreams, DEFAULT_UPSTREAM_TIMEOUT, DEFAULT_DENY_RCODE,
+                DEFAULT_CACHE_MAX_ENTRIES);
+    }
+
+    /**
+     * Reads {@code dns.upstreams}: {@code system} (the nameservers of /etc/resolv.conf) or IP
+     * addresses with an optional port, {@code 10.0.0.2}, {@code 10.0.0.2:53}, {@code [2001:db8::1]:53}.
+     *
+     * @throws IllegalArgumentException naming the entry that is wrong
+     */
+    public static List<InetSocketAddress> parseUpstreams(List<String> specs) {
+        return parseUpstreams(specs, RESOLV_CONF);
+    }
+
+    static List<InetSocketAddress> parseUpstreams(List<String> specs, Path resolvConf) {
+        List<InetSocketAddress> out = new ArrayList<>();
+        for (String spec : specs) {
+            if (SYSTEM.equals(spec)) {
+                try {
+                    out.addAll(ResolvConf.nameservers(resolvConf));
+                } catch (IOException e) {
+                    throw new IllegalArgumentException("cannot read " + resolvConf + " for upstreams: system: "
+                            + e.getMessage(), e);
+                }
+            } else {
+                out.add(Endpoints.parse(spec, 53));
+            }
+        }
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException("no upstream resolvers configured");
+        }
+        return List.copyOf(out);
+    }
+}
