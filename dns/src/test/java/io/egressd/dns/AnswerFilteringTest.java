@@ -144,4 +144,18 @@ class AnswerFilteringTest {
         assertThat(addresses(report)).containsExactly("10.2.2.2");
         assertThat(dns.upstream.queriesFor("shared.example.org")).isEqualTo(1);
     }
+
+    @Test
+    void reportModeStillKeepsLoopbackAndMetadataOut() throws Exception {
+        // "other" is in report mode: public and private addresses pass with would_deny, but the
+        // address floor (loopback, link-local, metadata) holds in every mode.
+        dns.upstream.answer("floor.example.org", Type.A, a("floor.example.org", 60, "127.0.0.1"),
+                a("floor.example.org", 60, "169.254.169.254"), a("floor.example.org", 60, "10.3.3.3"));
+        Message report = dns.client(false, "127.0.0.2").send(Harness.newQuery("floor.example.org", Type.A));
+        assertThat(addresses(report)).containsExactly("10.3.3.3");
+        dns.upstream.answer("onlymeta.example.org", Type.A, a("onlymeta.example.org", 60, "169.254.169.254"));
+        Message none = dns.client(false, "127.0.0.2").send(Harness.newQuery("onlymeta.example.org", Type.A));
+        assertThat(none.getRcode()).isEqualTo(Rcode.NOERROR);
+        assertThat(addresses(none)).isEmpty();
+    }
 }

@@ -40,7 +40,7 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
     /** The shipped defaults: loopback listeners, ./allowlists, deny what no allowlist allows. */
     public static Config defaults() {
         return new Config(null, Path.of("allowlists"), null, DEFAULT_LISTEN,
-                new Dns(List.of("system"), "NXDOMAIN", Duration.ofSeconds(2)),
+                new Dns(List.of("system"), "NXDOMAIN", Duration.ofSeconds(3)),
                 new Audit("stdout", true, false),
                 GlobalDeny.BUILT_IN,
                 new Limits(Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000));

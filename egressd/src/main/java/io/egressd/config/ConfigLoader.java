@@ -1,5 +1,6 @@
 package io.egressd.config;
 
+import io.egressd.dns.DnsSettings;
 import io.egressd.policy.Cidr;
 import io.egressd.policy.GlobalDeny;
 import io.egressd.policy.HostPattern;
@@ -105,9 +106,9 @@ public final class ConfigLoader {
                         for (int i = 0; i < items.size(); i++) {
                             String path = "dns.upstreams[" + i + "]";
                             String u = yaml.string(items.get(i), path, "\"10.0.0.2:53\"");
-                            if (u != null && !u.equals("system") && parseHostPort(u) == null) {
-                                yaml.error(items.get(i), path + ": \"" + u + "\" is not system or an address with"
-                                        + " port such as \"10.0.0.2:53\" or \"[2001:db8::53]:53\"");
+                            if (u != null && !u.equals(DnsSettings.SYSTEM) && !isUpstream(u)) {
+                                yaml.error(items.get(i), path + ": \"" + u + "\" is not system or an IP address"
+                                        + " (with an optional port) such as \"10.0.0.2:53\" or \"[2001:db8::53]:53\"");
                             } else if (u != null) {
                                 parsed.add(u);
                             }
@@ -230,6 +231,15 @@ public final class ConfigLoader {
             return dflt;
         }
         return a;
+    }
+
+    private static boolean isUpstream(String spec) {
+        try {
+            DnsSettings.parseUpstreams(List.of(spec));
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     /** {@code 127.0.0.1:3128} or {@code [::1]:3128}, IP literals only (a listener never resolves); null if not. */
