@@ -20,7 +20,11 @@ final class Curl {
      * @param headers every header block curl saw, as written (CONNECT answer first)
      * @param body    the final response body
      */
-    record Result(int exit, int status, int connect, String headers, String body, String stderr) {
+    record Result(int exit, int status, int connect, String headers, byte[] bytes, String stderr) {
+        String body() {
+            return new String(bytes, StandardCharsets.UTF_8);
+        }
+
         /** The value of {@code name} in the last header block that has it, or null. */
         String header(String name) {
             String found = null;
@@ -63,7 +67,7 @@ final class Curl {
         }
         String[] codes = out.split(" ");
         return new Result(p.exitValue(), Integer.parseInt(codes[0]), codes.length > 1 ? Integer.parseInt(codes[1]) : 0,
-                Files.readString(headers, StandardCharsets.ISO_8859_1), Files.readString(body, StandardCharsets.UTF_8),
+                Files.readString(headers, StandardCharsets.ISO_8859_1), Files.readAllBytes(body),
                 Files.readString(stderr, StandardCharsets.UTF_8));
     }
 }
