@@ -45,7 +45,7 @@ class PlainHttpProxyTest {
 
     @BeforeAll
     static void start() {
-        upstream = new WireMockServer(wireMockConfig().bindAddress("127.0.0.1").dynamicPort());
+        upstream = new WireMockServer(wireMockConfig().bindAddress("127.0.0.1").dynamicPort().jettyAcceptors(1));
         upstream.start();
         big = new byte[256 * 1024];
         new Random(7).nextBytes(big);

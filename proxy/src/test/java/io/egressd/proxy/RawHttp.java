@@ -45,7 +45,10 @@ final class RawHttp {
         }
     }
 
-    /** Reads one response: status, headers, a Content-Length body; optionally whether the proxy then closed. */
+    /**
+     * Reads one response: status, headers, a Content-Length body; with {@code checkClosed}, and
+     * when the response says {@code Connection: close}, whether the proxy really closed after it.
+     */
     static Response read(Socket socket, boolean checkClosed) throws IOException {
         InputStream in = socket.getInputStream();
         String head = CountingHttpServer.readHead(in);
@@ -72,7 +75,8 @@ final class RawHttp {
             body.write(b);
         }
         boolean closed = false;
-        if (checkClosed) {
+        List<String> connection = headers.getOrDefault("connection", List.of());
+        if (checkClosed && connection.stream().anyMatch(v -> v.equalsIgnoreCase("close"))) {
             int saved = socket.getSoTimeout();
             socket.setSoTimeout(2000);
             try {
