@@ -252,4 +252,57 @@ class PlainHttpProxyTest {
         assertThat(new String(after.body().getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8))
                 .contains("server: app");
     }
+
+    static final String APP = RawHttp.basic("app", "app-token");
+
+    @Test
+    void aRefusedRequestsBodyIsSkippedAndTheConnectionServesTheNextRequest() throws Exception {
+        try (java.net.Socket socket = new java.net.Socket()) {
+            socket.connect(fx.address(), 5000);
+            socket.setSoTimeout(10_000);
+            java.io.OutputStream out = socket.getOutputStream();
+            out.write(("POST http://denied.test:" + upstream.port() + "/x HTTP/1.1\r\nHost: denied.test:"
+                    + upstream.port() + "\r\nProxy-Authorization: " + APP + "\r\nContent-Length: 11\r\n\r\n"
+                    + "hello world").getBytes(StandardCharsets.US_ASCII));
+            RawHttp.Response refused = RawHttp.read(socket, false);
+            // No Host header: the proxy adds the URI's.
+            out.write(("GET " + url("/after") + " HTTP/1.1\r\nProxy-Authorization: " + APP + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            RawHttp.Response allowed = RawHttp.read(socket, false);
+
+            assertThat(refused.status()).isEqualTo(403);
+            assertThat(refused.header("X-Egressd-Denied")).isEqualTo("host_not_allowed");
+            assertThat(allowed.status()).isEqualTo(200);
+            assertThat(allowed.body()).isEqualTo("hello from wiremock");
+        }
+        List<LoggedRequest> seen = upstream.findAll(com.github.tomakehurst.wiremock.client.WireMock
+                .anyRequestedFor(anyUrl()));
+        assertThat(seen).hasSize(1);
+        assertThat(seen.get(0).getHeader("Host")).isEqualTo("api.test:" + upstream.port());
+    }
+
+    @Test
+    void anUnparseableRequestGets400() throws Exception {
+        RawHttp.Response response = RawHttp.send(fx.address(), "GET http://api.test/ HTTP/1.1\r\n"
+                + "Bad Header Line Without Colon\r\n" + "X".repeat(70_000) + "\r\n\r\n");
+
+        assertThat(response.status()).isEqualTo(400);
+        assertThat(upstream.getAllServeEvents()).isEmpty();
+    }
+
+    @Test
+    void aLargeUploadWithExpectContinueArrivesIntact() throws Exception {
+        byte[] payload = new byte[3 * 1024 * 1024];
+        new Random(5).nextBytes(payload);
+        Path file = Files.write(dir.resolve("large.bin"), payload);
+
+        Curl.Result result = Curl.run(dir, fx.url("app", "app-token"), "-H", "Expect: 100-continue",
+                "-H", "Content-Type: application/octet-stream", "--data-binary", "@" + file, url("/large"));
+
+        assertThat(result.status()).as(result.stderr()).isEqualTo(200);
+        List<LoggedRequest> seen = upstream.findAll(com.github.tomakehurst.wiremock.client.WireMock
+                .postRequestedFor(com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/large")));
+        assertThat(seen).hasSize(1);
+        assertThat(seen.get(0).getBody()).isEqualTo(payload);
+    }
 }

@@ -65,14 +65,17 @@ final class RawHttp {
                         k -> new ArrayList<>()).add(lines[i].substring(colon + 1).trim());
             }
         }
-        int length = headers.containsKey("content-length") ? Integer.parseInt(headers.get("content-length").get(0)) : 0;
         ByteArrayOutputStream body = new ByteArrayOutputStream();
-        for (int i = 0; i < length; i++) {
-            int b = in.read();
-            if (b < 0) {
-                break;
+        if (headers.getOrDefault("transfer-encoding", List.of()).contains("chunked")) {
+            for (int size = chunkSize(in); size > 0; size = chunkSize(in)) {
+                copy(in, body, size);
+                readLine(in);
             }
-            body.write(b);
+            readLine(in); // the blank line after the last chunk (no trailers here)
+        } else {
+            int length = headers.containsKey("content-length")
+                    ? Integer.parseInt(headers.get("content-length").get(0)) : 0;
+            copy(in, body, length);
         }
         boolean closed = false;
         List<String> connection = headers.getOrDefault("connection", List.of());
@@ -89,6 +92,33 @@ final class RawHttp {
             socket.setSoTimeout(saved);
         }
         return new Response(status, headers, body.toString(StandardCharsets.UTF_8), closed);
+    }
+
+    private static int chunkSize(InputStream in) throws IOException {
+        String line = readLine(in);
+        int semicolon = line.indexOf(';');
+        return Integer.parseInt((semicolon < 0 ? line : line.substring(0, semicolon)).trim(), 16);
+    }
+
+    private static String readLine(InputStream in) throws IOException {
+        StringBuilder line = new StringBuilder();
+        int b;
+        while ((b = in.read()) >= 0 && b != '\n') {
+            if (b != '\r') {
+                line.append((char) b);
+            }
+        }
+        return line.toString();
+    }
+
+    private static void copy(InputStream in, ByteArrayOutputStream to, int length) throws IOException {
+        for (int i = 0; i < length; i++) {
+            int b = in.read();
+            if (b < 0) {
+                return;
+            }
+            to.write(b);
+        }
     }
 
     /** Opens a CONNECT tunnel through the proxy; the returned socket carries the destination's bytes. */
