@@ -20,8 +20,6 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
-import java.net.Inet6Address;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -39,9 +37,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every method runs on the channel's event loop, so the state needs no locks. While a
  * name is being resolved the gate stops reading from this client and queues whatever was
- * already decoded; the loop is never blocked, so the other connections it serves keep
- * flowing. It also holds request bodies until the upstream connection is up, because
- * LittleProxy would otherwise wait for it on this loop.
+ * already decoded; the loop itself is never blocked, so the other connections it serves keep
+ * flowing. It also holds a request body until the upstream connection is up, because
+ * LittleProxy would otherwise wait for the connection on this loop.
  */
 final class EgressGate extends ChannelDuplexHandler {
 
@@ -123,14 +121,12 @@ final class EgressGate extends ChannelDuplexHandler {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (state == State.TUNNEL && inbox.isEmpty()) {
             relay(msg);
-            return;
-        }
-        if (state == State.CLOSING) {
+        } else if (state == State.CLOSING) {
             ReferenceCountUtil.release(msg);
-            return;
+        } else {
+            inbox.add(msg);
+            pump();
         }
-        inbox.add(msg);
-        pump();
     }
 
     /** Handles queued messages until the gate has to wait; reads from the client only while it need not. */
@@ -141,7 +137,7 @@ final class EgressGate extends ChannelDuplexHandler {
                 dispatch(msg);
             } catch (RuntimeException e) {
                 log.warn("error handling a client message; refusing", e);
-                failClosed(null);
+                failClosed();
             }
         }
         if (blocked()) {
@@ -172,7 +168,7 @@ final class EgressGate extends ChannelDuplexHandler {
             case FORWARDING_BODY -> {
                 if (msg instanceof HttpContent content) {
                     if (exchange != null) {
-                        exchange.bytesSent += content.content().readableBytes();
+                        exchange.sent(content.content().readableBytes());
                     }
                     ctx.fireChannelRead(msg);
                     if (msg instanceof LastHttpContent) {
@@ -195,7 +191,7 @@ final class EgressGate extends ChannelDuplexHandler {
 
     private void relay(Object msg) {
         if (msg instanceof ByteBuf bytes && exchange != null) {
-            exchange.bytesSent += bytes.readableBytes();
+            exchange.sent(bytes.readableBytes());
             ctx.fireChannelRead(msg);
         } else {
             ReferenceCountUtil.release(msg); // e.g. the empty last content of the CONNECT request
@@ -241,24 +237,12 @@ final class EgressGate extends ChannelDuplexHandler {
         try {
             if (verdict == null) {
                 ReferenceCountUtil.release(request);
-                failClosed(null);
+                failClosed();
                 return;
             }
             switch (verdict.kind()) {
                 case FORWARD -> forward(request, verdict);
-                case DENY -> {
-                    notifyDecided(verdict);
-                    boolean close = verdict.target().protocol() == Protocol.CONNECT || !HttpUtil.isKeepAlive(request)
-                            || verdict.decision().reason() == Reason.LIMIT_EXCEEDED;
-                    ReferenceCountUtil.release(request);
-                    answer(Responses.denied(verdict.decision(), close), close);
-                }
-                case CHALLENGE -> {
-                    notifyDecided(verdict);
-                    boolean close = !HttpUtil.isKeepAlive(request);
-                    ReferenceCountUtil.release(request);
-                    answer(Responses.challenge(verdict.decision(), close), close);
-                }
+                case DENY, CHALLENGE -> refuse(request, verdict);
                 case BAD_REQUEST, UPSTREAM_FAILURE -> {
                     ReferenceCountUtil.release(request);
                     answer(Responses.failure(verdict.status(), verdict.message()), true);
@@ -266,41 +250,43 @@ final class EgressGate extends ChannelDuplexHandler {
             }
         } catch (RuntimeException e) {
             log.warn("error acting on a decision; refusing", e);
-            failClosed(null);
+            failClosed();
         }
+    }
+
+    private void refuse(HttpRequest request, Verdict verdict) {
+        config.listener().decided(verdict.target().protocol(), client, verdict.decision());
+        boolean challenge = verdict.kind() == Verdict.Kind.CHALLENGE;
+        // A 407 keeps the connection for the retry with credentials; a refused CONNECT always closes.
+        boolean close = !HttpUtil.isKeepAlive(request)
+                || !challenge && (verdict.target().protocol() == Protocol.CONNECT
+                        || verdict.decision().reason() == Reason.LIMIT_EXCEEDED);
+        ReferenceCountUtil.release(request);
+        answer(challenge ? Responses.challenge(verdict.decision(), close)
+                : Responses.denied(verdict.decision(), close), close);
     }
 
     private void forward(HttpRequest request, Verdict verdict) {
         Decision decision = verdict.decision();
         RequestTarget target = verdict.target();
-        Protocol protocol = target.protocol();
-        InetSocketAddress dial = new InetSocketAddress(decision.address(), target.port());
-        notifyDecided(verdict);
-
+        config.listener().decided(target.protocol(), client, decision);
         HopByHopHeaders.sanitizeClientRequest(request.headers());
-        if (protocol == Protocol.HTTP) {
-            if (!request.headers().contains(HttpHeaderNames.HOST)) {
-                request.headers().set(HttpHeaderNames.HOST,
-                        target.port() == 80 ? target.host() : target.host() + ":" + target.port());
-            }
-            // LittleProxy keys reusable upstream connections by the URI's authority: make it the
-            // pinned address, so a kept-alive connection is reused only for the same vetted address.
-            request.setUri("http://" + uriHost(decision.address()) + ":" + target.port() + target.path());
+        if (target.protocol() == Protocol.HTTP) {
+            target.pin(request, decision.address());
         }
-
-        Exchange started = new Exchange(protocol, client, decision, dial, this, ctx.executor());
+        Exchange started = new Exchange(target.protocol(), client, decision,
+                new InetSocketAddress(decision.address(), target.port()), this, ctx.executor());
         exchange = started;
-        state = protocol == Protocol.CONNECT ? State.AWAITING_UPSTREAM : State.FORWARDING_BODY;
+        state = target.protocol() == Protocol.CONNECT ? State.AWAITING_UPSTREAM : State.FORWARDING_BODY;
         ctx.channel().attr(Exchange.NEXT).set(started);
         try {
             ctx.fireChannelRead(request);
         } finally {
             ctx.channel().attr(Exchange.NEXT).set(null);
         }
-        // LittleProxy may already have answered (we saw it in write()) or reused a live connection.
-        if (exchange == started && !started.responded
-                && (protocol == Protocol.CONNECT || started.connectStarted())
-                && state != State.CLOSING) {
+        // LittleProxy may have answered already (seen in write()) or reused a live connection.
+        if (exchange == started && !started.answered() && state != State.CLOSING
+                && (started.protocol == Protocol.CONNECT || started.connectStarted())) {
             state = State.AWAITING_UPSTREAM;
             startConnectGuard(started);
         }
@@ -315,66 +301,61 @@ final class EgressGate extends ChannelDuplexHandler {
         }
     }
 
-    // ---- outbound
+    // ---- outbound: what LittleProxy writes back
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
         Exchange current = exchange;
         if (state == State.TUNNEL) {
-            if (msg instanceof ByteBuf bytes) {
-                if (current != null) {
-                    current.bytesReceived += bytes.readableBytes();
-                }
+            if (msg instanceof ByteBuf bytes && current != null) {
+                current.received(bytes.readableBytes());
             } else if (msg instanceof HttpObject) {
                 // LittleProxy's idle handling may write an HTTP 504 into a tunnel; it is not HTTP any more.
                 ReferenceCountUtil.release(msg);
                 promise.trySuccess();
                 return;
             }
-        } else if (current != null && msg instanceof HttpObject object) {
-            if (observeResponse(current, object)) {
-                promise = promise.unvoid();
-                promise.addListener(ChannelFutureListener.CLOSE);
-            }
+        } else if (current != null && msg instanceof HttpObject object && followAnswer(current, object)) {
+            promise = promise.unvoid().addListener(ChannelFutureListener.CLOSE);
         }
         ctx.write(msg, promise);
     }
 
-    /** Follows the answer to an exchange; true when the connection is to be closed after this write. */
-    private boolean observeResponse(Exchange current, HttpObject msg) {
-        if (msg instanceof HttpResponse response) {
-            int code = response.status().code();
-            if (code >= 100 && code < 200) {
-                return false; // interim
-            }
-            current.responded = true;
-            if (current.protocol == Protocol.CONNECT) {
+    /** Moves the gate along as the answer to an exchange goes out; true to close after this write. */
+    private boolean followAnswer(Exchange current, HttpObject msg) {
+        switch (current.observe(msg)) {
+            case TUNNEL_OPEN -> {
                 cancelConnectGuard();
-                if (code == 200 && state == State.AWAITING_UPSTREAM) {
+                if (state == State.AWAITING_UPSTREAM) {
                     state = State.TUNNEL;
                     schedulePump();
-                    return false;
                 }
-                // The upstream could not be reached (LittleProxy's 502): this CONNECT is over.
+            }
+            case TUNNEL_FAILED -> {
+                cancelConnectGuard();
                 finishExchange();
-                response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
                 state = State.CLOSING;
+                ((HttpResponse) msg).headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
                 return true;
             }
-            if (state == State.AWAITING_UPSTREAM) {
-                cancelConnectGuard();
-                state = State.FORWARDING_BODY; // LittleProxy drops the rest of the body itself
-                schedulePump();
-            }
-        }
-        if (current.protocol == Protocol.HTTP && msg instanceof HttpContent content) {
-            current.bytesReceived += content.content().readableBytes();
-            if (msg instanceof LastHttpContent && current.responded) {
+            case ANSWER_STARTED -> upstreamAnswered();
+            case ANSWER_ENDED -> {
+                upstreamAnswered();
                 finishExchange();
                 schedulePump();
             }
+            case NOTHING -> { }
         }
         return false;
+    }
+
+    /** An answer, LittleProxy's 502 included, means connecting is over; LittleProxy drops any body left. */
+    private void upstreamAnswered() {
+        if (state == State.AWAITING_UPSTREAM) {
+            cancelConnectGuard();
+            state = State.FORWARDING_BODY;
+            schedulePump();
+        }
     }
 
     // ---- answers, timers, reading
@@ -391,24 +372,23 @@ final class EgressGate extends ChannelDuplexHandler {
     }
 
     /** Something failed where it should not: answer 403 with a reason and close, never just drop. */
-    private void failClosed(Decision known) {
+    private void failClosed() {
         if (state == State.CLOSING || !ctx.channel().isActive()) {
             return;
         }
-        Decision refusal = known != null ? known
-                : new Decision(false, Reason.INVALID_HOST, null, null, false, "-", 0, null, null, "-");
-        if (state == State.TUNNEL || exchange != null && exchange.responded) {
-            // Bytes of an answer are already on the wire; another answer would corrupt it.
+        if (state == State.TUNNEL || exchange != null && exchange.answered()) {
+            // Part of an answer is already on the wire; another answer would corrupt it.
             state = State.CLOSING;
             ctx.close();
             return;
         }
-        answer(Responses.denied(refusal, true), true);
+        answer(Responses.denied(new Decision(false, Reason.INVALID_HOST, null, null, false, "-", 0, null, null,
+                "-"), true), true);
     }
 
     private void startConnectGuard(Exchange started) {
         cancelConnectGuard();
-        // LittleProxy's own connect timeout is set longer and answers 502; this one answers 504 first.
+        // LittleProxy's own connect timeout is set longer and can only answer 502; this one answers 504 first.
         connectGuard = ctx.executor().schedule(() -> connectTimedOut(started),
                 config.connectTimeout().toMillis(), TimeUnit.MILLISECONDS);
     }
@@ -416,9 +396,9 @@ final class EgressGate extends ChannelDuplexHandler {
     private void connectTimedOut(Exchange started) {
         connectGuard = null;
         if (started == exchange && state == State.AWAITING_UPSTREAM) {
-            answer(Responses.failure(HttpResponseStatus.GATEWAY_TIMEOUT,
-                    "connecting to " + started.decision.host() + ":" + started.dial.getPort() + " ("
-                            + started.dial.getAddress().getHostAddress() + ") timed out"), true);
+            answer(Responses.failure(HttpResponseStatus.GATEWAY_TIMEOUT, "connecting to "
+                    + started.decision.host() + ":" + started.dial.getPort() + " ("
+                    + started.dial.getAddress().getHostAddress() + ") timed out"), true);
         }
     }
 
@@ -430,7 +410,7 @@ final class EgressGate extends ChannelDuplexHandler {
     }
 
     private void schedulePump() {
-        // Not inside write(): LittleProxy may be in the middle of its own call chain.
+        // Not from inside write(): LittleProxy may be in the middle of its own call chain.
         ctx.executor().execute(this::pump);
     }
 
@@ -451,35 +431,9 @@ final class EgressGate extends ChannelDuplexHandler {
 
     private void finishExchange() {
         Exchange done = exchange;
-        if (done == null) {
-            return;
+        if (done != null) {
+            exchange = null;
+            done.report(config.listener());
         }
-        exchange = null;
-        if (!done.finished) {
-            done.finished = true;
-            try {
-                config.listener().closed(done.protocol, done.client, done.decision, done.bytesSent,
-                        done.bytesReceived, done.elapsedMillis());
-            } catch (RuntimeException e) {
-                log.warn("egress listener failed on close", e);
-            }
-        }
-    }
-
-    private void notifyDecided(Verdict verdict) {
-        try {
-            config.listener().decided(verdict.target().protocol(), client, verdict.decision());
-        } catch (RuntimeException e) {
-            log.warn("egress listener failed on a decision", e);
-        }
-    }
-
-    private static String uriHost(InetAddress address) {
-        String text = address.getHostAddress();
-        int zone = text.indexOf('%');
-        if (zone >= 0) {
-            text = text.substring(0, zone);
-        }
-        return address instanceof Inet6Address ? "[" + text + "]" : text;
     }
 }

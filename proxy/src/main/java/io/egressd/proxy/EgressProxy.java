@@ -55,8 +55,8 @@ public final class EgressProxy implements AutoCloseable {
         ConnectionCount connections = new ConnectionCount(settings.maxConnections());
         RequestDecider decider = new RequestDecider(policy, settings.boundServer(), resolver,
                 settings.connectTimeout(), dialable);
-        GateConfig config = new GateConfig(decider, listener == null ? EgressListener.NONE : listener,
-                settings.connectTimeout(), connections);
+        GateConfig config = new GateConfig(decider, new GuardedListener(listener), settings.connectTimeout(),
+                connections);
         GatedServerGroup threads = new GatedServerGroup("egressd-http", settings, () -> new EgressGate(config));
         try {
             HttpProxyServer server = DefaultHttpProxyServer.bootstrap()

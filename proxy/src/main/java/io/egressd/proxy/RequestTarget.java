@@ -6,6 +6,8 @@ import io.egressd.policy.Protocol;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.util.List;
 import java.util.Locale;
 
@@ -32,6 +34,25 @@ record RequestTarget(Protocol protocol, String host, int port, String path, Stri
 
     boolean valid() {
         return problem == null;
+    }
+
+    /**
+     * Readies an allowed plain-HTTP request for LittleProxy: the URI's authority becomes the
+     * pinned address, because LittleProxy keys reusable upstream connections by it (so a
+     * kept-alive connection is reused only for the same vetted address); the Host header keeps
+     * the name, and is added from the URI when the client sent none.
+     */
+    void pin(HttpRequest request, InetAddress address) {
+        if (!request.headers().contains(HttpHeaderNames.HOST)) {
+            request.headers().set(HttpHeaderNames.HOST, port == 80 ? host : host + ":" + port);
+        }
+        String literal = address.getHostAddress();
+        int zone = literal.indexOf('%');
+        if (zone >= 0) {
+            literal = literal.substring(0, zone);
+        }
+        String authority = address instanceof Inet6Address ? "[" + literal + "]" : literal;
+        request.setUri(HTTP_SCHEME + authority + ":" + port + path);
     }
 
     static RequestTarget of(HttpRequest request) throws NotProxyRequest {
