@@ -104,6 +104,28 @@ class PinningTest {
     }
 
     @Test
+    void aKeptAliveClientConnectionRedialsTheVettedAddressForEachRequest() throws Exception {
+        int lookups = fx.resolver.calls("pinned.test");
+        int before = two.accepts();
+        try (Socket socket = new Socket()) {
+            socket.connect(fx.address(), 5000);
+            socket.setSoTimeout(10_000);
+            for (String path : new String[] {"/one", "/two", "/three"}) {
+                // The upstream closes after every answer, so each request needs a new upstream connection.
+                socket.getOutputStream().write(("GET http://pinned.test:" + port + path + " HTTP/1.1\r\nHost: "
+                        + "pinned.test:" + port + "\r\nProxy-Authorization: " + APP + "\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                RawHttp.Response response = RawHttp.read(socket, false);
+                assertThat(response.status()).isEqualTo(200);
+                assertThat(response.body()).isEqualTo("hello from two");
+            }
+        }
+        assertThat(one.accepts()).isZero();
+        assertThat(two.accepts()).isEqualTo(before + 3);
+        assertThat(fx.resolver.calls("pinned.test")).isEqualTo(lookups + 3);
+    }
+
+    @Test
     void aRebindingAnswerIsNeverDialed() throws Exception {
         String body = getThroughTunnel("rebind.test");
         assertThat(fx.resolver.calls("rebind.test")).isEqualTo(1);

@@ -291,18 +291,25 @@ class PlainHttpProxyTest {
     }
 
     @Test
-    void aLargeUploadWithExpectContinueArrivesIntact() throws Exception {
+    void largeUploadsWithExpectContinueOrChunkedArriveIntact() throws Exception {
         byte[] payload = new byte[3 * 1024 * 1024];
         new Random(5).nextBytes(payload);
         Path file = Files.write(dir.resolve("large.bin"), payload);
 
         Curl.Result result = Curl.run(dir, fx.url("app", "app-token"), "-H", "Expect: 100-continue",
                 "-H", "Content-Type: application/octet-stream", "--data-binary", "@" + file, url("/large"));
+        Curl.Result chunked = Curl.run(dir, fx.url("app", "app-token"), "-H", "Transfer-Encoding: chunked",
+                "-H", "Content-Type: application/octet-stream", "--data-binary", "@" + file, url("/chunked"));
 
         assertThat(result.status()).as(result.stderr()).isEqualTo(200);
         List<LoggedRequest> seen = upstream.findAll(com.github.tomakehurst.wiremock.client.WireMock
                 .postRequestedFor(com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/large")));
         assertThat(seen).hasSize(1);
         assertThat(seen.get(0).getBody()).isEqualTo(payload);
+        assertThat(chunked.status()).as(chunked.stderr()).isEqualTo(200);
+        List<LoggedRequest> chunks = upstream.findAll(com.github.tomakehurst.wiremock.client.WireMock
+                .postRequestedFor(com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/chunked")));
+        assertThat(chunks).hasSize(1);
+        assertThat(chunks.get(0).getBody()).isEqualTo(payload);
     }
 }
