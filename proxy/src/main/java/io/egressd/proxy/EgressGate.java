@@ -1,0 +1,439 @@
+package io.egressd.proxy;
+
+import io.egressd.policy.Decision;
+import io.egressd.policy.Protocol;
+import io.egressd.policy.Reason;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Sits in each client pipeline just before LittleProxy's handler and lets a request through
+ * only once it is decided. Denials, 407s and lookup failures are answered here and never
+ * reach LittleProxy; an allowed request goes on with its {@link Exchange}, whose filter makes
+ * LittleProxy dial the vetted address.
+ *
+ * <p>Every method runs on the channel's event loop, so the state needs no locks. While a
+ * name is being resolved the gate stops reading from this client and queues whatever was
+ * already decoded; the loop itself is never blocked, so the other connections it serves keep
+ * flowing. It also holds a request body until the upstream connection is up, because
+ * LittleProxy would otherwise wait for the connection on this loop.
+ */
+final class EgressGate extends ChannelDuplexHandler {
+
+    private static final Logger log = LoggerFactory.getLogger(EgressGate.class);
+
+    private enum State {
+        /** Waiting for the next request. */
+        READY,
+        /** A request is being decided (usually: its name resolved). */
+        DECIDING,
+        /** An allowed request went to LittleProxy, which is connecting upstream. */
+        AWAITING_UPSTREAM,
+        /** Passing an allowed request's body on. */
+        FORWARDING_BODY,
+        /** Dropping the body of a request that was answered here. */
+        DISCARDING_BODY,
+        /** CONNECT established: raw bytes. */
+        TUNNEL,
+        /** Answered and closing; nothing more is read. */
+        CLOSING
+    }
+
+    private final GateConfig config;
+    private final Deque<Object> inbox = new ArrayDeque<>();
+    private ChannelHandlerContext ctx;
+    private InetSocketAddress client;
+    private State state = State.READY;
+    /** The allowed exchange in flight: an HTTP request until its response ends, a CONNECT until close. */
+    private Exchange exchange;
+    private boolean overLimit;
+    private boolean counted;
+    private boolean pausedReading;
+    private ScheduledFuture<?> connectGuard;
+
+    EgressGate(GateConfig config) {
+        this.config = config;
+    }
+
+    // ---- lifecycle
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        counted = true;
+        overLimit = !config.connections().opened();
+        if (ctx.channel().remoteAddress() instanceof InetSocketAddress address) {
+            client = address;
+        }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        shutDown();
+        if (counted) {
+            counted = false;
+            config.connections().closed();
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        shutDown();
+        super.channelInactive(ctx);
+    }
+
+    private void shutDown() {
+        state = State.CLOSING;
+        cancelConnectGuard();
+        finishExchange();
+        Object msg;
+        while ((msg = inbox.poll()) != null) {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    // ---- inbound
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (state == State.TUNNEL && inbox.isEmpty()) {
+            relay(msg);
+        } else if (state == State.CLOSING) {
+            ReferenceCountUtil.release(msg);
+        } else {
+            inbox.add(msg);
+            pump();
+        }
+    }
+
+    /** Handles queued messages until the gate has to wait; reads from the client only while it need not. */
+    private void pump() {
+        while (!blocked() && !inbox.isEmpty()) {
+            Object msg = inbox.poll();
+            try {
+                dispatch(msg);
+            } catch (RuntimeException e) {
+                log.warn("error handling a client message; refusing", e);
+                failClosed();
+            }
+        }
+        if (blocked()) {
+            pauseReading();
+        } else if (inbox.isEmpty()) {
+            resumeReading();
+        }
+    }
+
+    private boolean blocked() {
+        return switch (state) {
+            case DECIDING, AWAITING_UPSTREAM, CLOSING -> true;
+            // The next request waits until the previous response is complete: answers stay in order.
+            case READY -> exchange != null;
+            default -> false;
+        };
+    }
+
+    private void dispatch(Object msg) {
+        switch (state) {
+            case READY -> {
+                if (msg instanceof HttpRequest request) {
+                    begin(request);
+                } else {
+                    ReferenceCountUtil.release(msg); // leftovers of a request answered here
+                }
+            }
+            case FORWARDING_BODY -> {
+                if (msg instanceof HttpContent content) {
+                    if (exchange != null) {
+                        exchange.sent(content.content().readableBytes());
+                    }
+                    ctx.fireChannelRead(msg);
+                    if (msg instanceof LastHttpContent) {
+                        state = State.READY;
+                    }
+                } else {
+                    ReferenceCountUtil.release(msg);
+                }
+            }
+            case DISCARDING_BODY -> {
+                ReferenceCountUtil.release(msg);
+                if (msg instanceof LastHttpContent) {
+                    state = State.READY;
+                }
+            }
+            case TUNNEL -> relay(msg);
+            default -> ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void relay(Object msg) {
+        if (msg instanceof ByteBuf bytes && exchange != null) {
+            exchange.sent(bytes.readableBytes());
+            ctx.fireChannelRead(msg);
+        } else {
+            ReferenceCountUtil.release(msg); // e.g. the empty last content of the CONNECT request
+        }
+    }
+
+    private void begin(HttpRequest request) {
+        if (request.decoderResult().isFailure()) {
+            ReferenceCountUtil.release(request);
+            answer(Responses.failure(HttpResponseStatus.BAD_REQUEST, "cannot parse this HTTP request"), true);
+            return;
+        }
+        state = State.DECIDING;
+        CompletableFuture<Verdict> verdict;
+        try {
+            verdict = config.decider().decide(request, client, overLimit);
+        } catch (RuntimeException e) {
+            log.warn("error deciding a request; refusing", e);
+            verdict = CompletableFuture.completedFuture(null);
+        }
+        if (verdict.isDone()) {
+            decided(request, verdict.getNow(null));
+            return;
+        }
+        // Completes on the resolver's thread; everything after that belongs on this channel's loop.
+        verdict.whenComplete((v, error) -> {
+            try {
+                ctx.executor().execute(() -> {
+                    decided(request, v);
+                    pump();
+                });
+            } catch (RejectedExecutionException e) {
+                ReferenceCountUtil.release(request);
+            }
+        });
+    }
+
+    private void decided(HttpRequest request, Verdict verdict) {
+        if (state != State.DECIDING) {
+            ReferenceCountUtil.release(request); // closed while the lookup ran
+            return;
+        }
+        try {
+            if (verdict == null) {
+                ReferenceCountUtil.release(request);
+                failClosed();
+                return;
+            }
+            switch (verdict.kind()) {
+                case FORWARD -> forward(request, verdict);
+                case DENY, CHALLENGE -> refuse(request, verdict);
+                case BAD_REQUEST, UPSTREAM_FAILURE -> {
+                    ReferenceCountUtil.release(request);
+                    answer(Responses.failure(verdict.status(), verdict.message()), true);
+                }
+            }
+        } catch (RuntimeException e) {
+            log.warn("error acting on a decision; refusing", e);
+            failClosed();
+        }
+    }
+
+    private void refuse(HttpRequest request, Verdict verdict) {
+        config.listener().decided(verdict.target().protocol(), client, verdict.decision());
+        boolean challenge = verdict.kind() == Verdict.Kind.CHALLENGE;
+        // A 407 keeps the connection for the retry with credentials; a refused CONNECT always closes.
+        boolean close = !HttpUtil.isKeepAlive(request)
+                || !challenge && (verdict.target().protocol() == Protocol.CONNECT
+                        || verdict.decision().reason() == Reason.LIMIT_EXCEEDED);
+        ReferenceCountUtil.release(request);
+        answer(challenge ? Responses.challenge(verdict.decision(), close)
+                : Responses.denied(verdict.decision(), close), close);
+    }
+
+    private void forward(HttpRequest request, Verdict verdict) {
+        Decision decision = verdict.decision();
+        RequestTarget target = verdict.target();
+        config.listener().decided(target.protocol(), client, decision);
+        HopByHopHeaders.sanitizeClientRequest(request.headers());
+        if (target.protocol() == Protocol.HTTP) {
+            target.pin(request, decision.address());
+        }
+        Exchange started = new Exchange(target.protocol(), client, decision,
+                new InetSocketAddress(decision.address(), target.port()), this, ctx.executor());
+        exchange = started;
+        state = target.protocol() == Protocol.CONNECT ? State.AWAITING_UPSTREAM : State.FORWARDING_BODY;
+        ctx.channel().attr(Exchange.NEXT).set(started);
+        try {
+            ctx.fireChannelRead(request);
+        } finally {
+            ctx.channel().attr(Exchange.NEXT).set(null);
+        }
+        // LittleProxy may have answered already (seen in write()) or reused a live connection.
+        if (exchange == started && !started.answered() && state != State.CLOSING
+                && (started.protocol == Protocol.CONNECT || started.connectStarted())) {
+            state = State.AWAITING_UPSTREAM;
+            startConnectGuard(started);
+        }
+    }
+
+    /** From LittleProxy's filter, on this loop: the upstream of an HTTP exchange is connected. */
+    void upstreamConnected(Exchange connected) {
+        if (connected == exchange && state == State.AWAITING_UPSTREAM && connected.protocol == Protocol.HTTP) {
+            cancelConnectGuard();
+            state = State.FORWARDING_BODY;
+            pump();
+        }
+    }
+
+    // ---- outbound: what LittleProxy writes back
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        Exchange current = exchange;
+        if (state == State.TUNNEL) {
+            if (msg instanceof ByteBuf bytes && current != null) {
+                current.received(bytes.readableBytes());
+            } else if (msg instanceof HttpObject) {
+                // LittleProxy's idle handling may write an HTTP 504 into a tunnel; it is not HTTP any more.
+                ReferenceCountUtil.release(msg);
+                promise.trySuccess();
+                return;
+            }
+        } else if (current != null && msg instanceof HttpObject object && followAnswer(current, object)) {
+            promise = promise.unvoid().addListener(ChannelFutureListener.CLOSE);
+        }
+        ctx.write(msg, promise);
+    }
+
+    /** Moves the gate along as the answer to an exchange goes out; true to close after this write. */
+    private boolean followAnswer(Exchange current, HttpObject msg) {
+        switch (current.observe(msg)) {
+            case TUNNEL_OPEN -> {
+                cancelConnectGuard();
+                if (state == State.AWAITING_UPSTREAM) {
+                    state = State.TUNNEL;
+                    schedulePump();
+                }
+            }
+            case TUNNEL_FAILED -> {
+                cancelConnectGuard();
+                finishExchange();
+                state = State.CLOSING;
+                ((HttpResponse) msg).headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                return true;
+            }
+            case ANSWER_STARTED -> upstreamAnswered();
+            case ANSWER_ENDED -> {
+                upstreamAnswered();
+                finishExchange();
+                schedulePump();
+            }
+            case NOTHING -> { }
+        }
+        return false;
+    }
+
+    /** An answer, LittleProxy's 502 included, means connecting is over; LittleProxy drops any body left. */
+    private void upstreamAnswered() {
+        if (state == State.AWAITING_UPSTREAM) {
+            cancelConnectGuard();
+            state = State.FORWARDING_BODY;
+            schedulePump();
+        }
+    }
+
+    // ---- answers, timers, reading
+
+    private void answer(FullHttpResponse response, boolean close) {
+        // Written from this handler's position: it never passes through LittleProxy.
+        if (close) {
+            state = State.CLOSING;
+            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        } else {
+            state = State.DISCARDING_BODY;
+            ctx.writeAndFlush(response);
+        }
+    }
+
+    /** Something failed where it should not: answer 403 with a reason and close, never just drop. */
+    private void failClosed() {
+        if (state == State.CLOSING || !ctx.channel().isActive()) {
+            return;
+        }
+        if (state == State.TUNNEL || exchange != null && exchange.answered()) {
+            // Part of an answer is already on the wire; another answer would corrupt it.
+            state = State.CLOSING;
+            ctx.close();
+            return;
+        }
+        answer(Responses.denied(new Decision(false, Reason.INVALID_HOST, null, null, false, "-", 0, null, null,
+                "-"), true), true);
+    }
+
+    private void startConnectGuard(Exchange started) {
+        cancelConnectGuard();
+        // LittleProxy's own connect timeout is set longer and can only answer 502; this one answers 504 first.
+        connectGuard = ctx.executor().schedule(() -> connectTimedOut(started),
+                config.connectTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void connectTimedOut(Exchange started) {
+        connectGuard = null;
+        if (started == exchange && state == State.AWAITING_UPSTREAM) {
+            answer(Responses.failure(HttpResponseStatus.GATEWAY_TIMEOUT, "connecting to "
+                    + started.decision.host() + ":" + started.dial.getPort() + " ("
+                    + started.dial.getAddress().getHostAddress() + ") timed out"), true);
+        }
+    }
+
+    private void cancelConnectGuard() {
+        if (connectGuard != null) {
+            connectGuard.cancel(false);
+            connectGuard = null;
+        }
+    }
+
+    private void schedulePump() {
+        // Not from inside write(): LittleProxy may be in the middle of its own call chain.
+        ctx.executor().execute(this::pump);
+    }
+
+    private void pauseReading() {
+        if (!pausedReading) {
+            pausedReading = true;
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    private void resumeReading() {
+        // Only undo our own pause; LittleProxy pauses reading for backpressure and resumes it itself.
+        if (pausedReading) {
+            pausedReading = false;
+            ctx.channel().config().setAutoRead(true);
+        }
+    }
+
+    private void finishExchange() {
+        Exchange done = exchange;
+        if (done != null) {
+            exchange = null;
+            done.report(config.listener());
+        }
+    }
+}

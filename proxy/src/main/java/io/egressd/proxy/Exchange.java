@@ -1,0 +1,128 @@
+package io.egressd.proxy;
+
+import io.egressd.policy.Decision;
+import io.egressd.policy.Protocol;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.EventExecutor;
+import java.net.InetSocketAddress;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * One allowed request on its way through LittleProxy: the decision, the pinned address to
+ * dial, how far the answer has come, and the byte counts for the audit event at close.
+ *
+ * <p>The gate owns it and touches it only on the client channel's event loop; LittleProxy's
+ * filter reports upstream progress, which the exchange hands back to that loop.
+ */
+final class Exchange {
+
+    /** Where the gate leaves the exchange for the filter LittleProxy creates for the same request. */
+    static final AttributeKey<Exchange> NEXT = AttributeKey.valueOf("egressd.exchange");
+
+    /** What a message written to the client means for this exchange. */
+    enum Progress {
+        NOTHING,
+        /** LittleProxy answered the CONNECT with 200: bytes from here on. */
+        TUNNEL_OPEN,
+        /** LittleProxy answered the CONNECT otherwise (502): the upstream could not be reached. */
+        TUNNEL_FAILED,
+        /** The head of the final HTTP response. */
+        ANSWER_STARTED,
+        /** The end of the final HTTP response (possibly together with its head). */
+        ANSWER_ENDED
+    }
+
+    final Protocol protocol;
+    final InetSocketAddress client;
+    final Decision decision;
+    /** The vetted address and port: the only place this exchange may connect to. */
+    final InetSocketAddress dial;
+
+    private final EgressGate gate;
+    private final EventExecutor loop;
+    private final long startNanos = System.nanoTime();
+    private long bytesSent;
+    private long bytesReceived;
+    private boolean answered;
+    private boolean reported;
+    /** Written by LittleProxy's threads, read by the gate's loop. */
+    private volatile boolean connectStarted;
+
+    Exchange(Protocol protocol, InetSocketAddress client, Decision decision, InetSocketAddress dial,
+             EgressGate gate, EventExecutor loop) {
+        this.protocol = protocol;
+        this.client = client;
+        this.decision = decision;
+        this.dial = dial;
+        this.gate = gate;
+        this.loop = loop;
+    }
+
+    boolean connectStarted() {
+        return connectStarted;
+    }
+
+    boolean answered() {
+        return answered;
+    }
+
+    /** Client to upstream. */
+    void sent(int bytes) {
+        bytesSent += bytes;
+    }
+
+    /** Upstream to client, raw tunnel bytes. */
+    void received(int bytes) {
+        bytesReceived += bytes;
+    }
+
+    /** Follows what LittleProxy writes back to the client for this exchange. */
+    Progress observe(HttpObject msg) {
+        boolean head = false;
+        if (msg instanceof HttpResponse response) {
+            int code = response.status().code();
+            if (code < 200) {
+                return Progress.NOTHING; // 100 Continue and friends: the real answer follows
+            }
+            answered = true;
+            head = true;
+            if (protocol == Protocol.CONNECT) {
+                return code == 200 ? Progress.TUNNEL_OPEN : Progress.TUNNEL_FAILED;
+            }
+        }
+        if (protocol == Protocol.HTTP && msg instanceof HttpContent content) {
+            bytesReceived += content.content().readableBytes();
+            if (msg instanceof LastHttpContent && answered) {
+                return Progress.ANSWER_ENDED;
+            }
+        }
+        return head ? Progress.ANSWER_STARTED : Progress.NOTHING;
+    }
+
+    /** Reports the close to the listener, once. */
+    void report(GuardedListener listener) {
+        if (!reported) {
+            reported = true;
+            listener.closed(protocol, client, decision, bytesSent, bytesReceived,
+                    (System.nanoTime() - startNanos) / 1_000_000);
+        }
+    }
+
+    /** LittleProxy began opening the upstream connection (called during the gate's own read). */
+    void upstreamConnecting() {
+        connectStarted = true;
+    }
+
+    /** LittleProxy's upstream connection is up; called on an upstream I/O thread. */
+    void upstreamConnected() {
+        try {
+            loop.execute(() -> gate.upstreamConnected(this));
+        } catch (RejectedExecutionException e) {
+            // Shutting down: the channel is closing anyway.
+        }
+    }
+}

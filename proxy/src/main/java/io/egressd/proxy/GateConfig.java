@@ -1,0 +1,8 @@
+package io.egressd.proxy;
+
+import java.time.Duration;
+
+/** What every connection's gate shares: immutable, or safe to use from any I/O thread. */
+record GateConfig(RequestDecider decider, GuardedListener listener, Duration connectTimeout,
+                  ConnectionCount connections) {
+}

@@ -1,0 +1,70 @@
+package io.egressd.proxy;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * How the proxy listens and the limits it enforces.
+ *
+ * @param listen          address to listen on; port 0 picks a free port
+ * @param boundServer     the one server every client of this listener is (sidecar), or null
+ * @param connectTimeout  limit for resolving a name plus opening the upstream connection (504 past it)
+ * @param idleTimeout     a connection with no traffic either way for this long is closed; at least 1s
+ * @param maxConnections  client connections held at once; more are refused with {@code limit_exceeded}
+ * @param acceptorThreads threads accepting client connections
+ * @param clientThreads   I/O threads for client connections
+ * @param upstreamThreads I/O threads for upstream connections
+ */
+public record ProxySettings(InetSocketAddress listen, String boundServer, Duration connectTimeout,
+                            Duration idleTimeout, int maxConnections, int acceptorThreads, int clientThreads,
+                            int upstreamThreads) {
+
+    public ProxySettings {
+        Objects.requireNonNull(listen, "listen");
+        Objects.requireNonNull(connectTimeout, "connectTimeout");
+        Objects.requireNonNull(idleTimeout, "idleTimeout");
+        if (connectTimeout.isNegative() || connectTimeout.isZero()) {
+            throw new IllegalArgumentException("connectTimeout must be positive");
+        }
+        // LittleProxy counts idle time in whole seconds, and 0 would switch it off.
+        if (idleTimeout.compareTo(Duration.ofSeconds(1)) < 0) {
+            throw new IllegalArgumentException("idleTimeout must be at least 1s");
+        }
+        if (maxConnections < 1 || acceptorThreads < 1 || clientThreads < 1 || upstreamThreads < 1) {
+            throw new IllegalArgumentException("maxConnections and thread counts must be at least 1");
+        }
+    }
+
+    /** design.md section 9's defaults: 10s connect, 300s idle, 10000 connections; threads by CPU count. */
+    public static ProxySettings defaults(InetSocketAddress listen) {
+        int cpus = Math.max(2, Runtime.getRuntime().availableProcessors());
+        return new ProxySettings(listen, null, Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000, 1, cpus,
+                cpus);
+    }
+
+    public ProxySettings withBoundServer(String server) {
+        return new ProxySettings(listen, server, connectTimeout, idleTimeout, maxConnections, acceptorThreads,
+                clientThreads, upstreamThreads);
+    }
+
+    public ProxySettings withConnectTimeout(Duration timeout) {
+        return new ProxySettings(listen, boundServer, timeout, idleTimeout, maxConnections, acceptorThreads,
+                clientThreads, upstreamThreads);
+    }
+
+    public ProxySettings withIdleTimeout(Duration timeout) {
+        return new ProxySettings(listen, boundServer, connectTimeout, timeout, maxConnections, acceptorThreads,
+                clientThreads, upstreamThreads);
+    }
+
+    public ProxySettings withMaxConnections(int max) {
+        return new ProxySettings(listen, boundServer, connectTimeout, idleTimeout, max, acceptorThreads,
+                clientThreads, upstreamThreads);
+    }
+
+    public ProxySettings withThreads(int acceptor, int client, int upstream) {
+        return new ProxySettings(listen, boundServer, connectTimeout, idleTimeout, maxConnections, acceptor, client,
+                upstream);
+    }
+}

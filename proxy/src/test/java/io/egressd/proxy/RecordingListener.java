@@ -1,0 +1,45 @@
+package io.egressd.proxy;
+
+import io.egressd.policy.Decision;
+import io.egressd.policy.EgressListener;
+import io.egressd.policy.Protocol;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/** Keeps what the proxy reports, as the daemon's audit and metrics would receive it. */
+final class RecordingListener implements EgressListener {
+
+    record Decided(Protocol protocol, InetSocketAddress client, Decision decision) { }
+
+    record Closed(Protocol protocol, Decision decision, long bytesSent, long bytesReceived, long durationMillis) { }
+
+    final List<Decided> decided = new CopyOnWriteArrayList<>();
+    final List<Closed> closed = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void decided(Protocol protocol, InetSocketAddress client, Decision decision) {
+        decided.add(new Decided(protocol, client, decision));
+    }
+
+    @Override
+    public void closed(Protocol protocol, InetSocketAddress client, Decision decision, long bytesSent,
+                       long bytesReceived, long durationMillis) {
+        closed.add(new Closed(protocol, decision, bytesSent, bytesReceived, durationMillis));
+    }
+
+    /** The last decision about {@code host}, or null. */
+    Decision lastFor(String host) {
+        for (int i = decided.size() - 1; i >= 0; i--) {
+            if (host.equals(decided.get(i).decision().host())) {
+                return decided.get(i).decision();
+            }
+        }
+        return null;
+    }
+
+    void clear() {
+        decided.clear();
+        closed.clear();
+    }
+}
