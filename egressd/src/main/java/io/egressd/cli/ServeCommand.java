@@ -1,20 +1,27 @@
 package io.egressd.cli;
 
 import io.egressd.config.Config;
+import io.egressd.daemon.Daemon;
+import io.egressd.policy.EgressListener;
 import io.egressd.policy.Policy;
 import io.egressd.policy.PolicyException;
 import io.egressd.policy.ValidationError;
 import java.io.PrintWriter;
-import java.util.concurrent.Callable;
+import java.io.UncheckedIOException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import java.util.concurrent.Callable;
 
-/** Runs the proxy and DNS filter with the loaded policy. */
+/** Runs the proxy and DNS filter with the loaded policy until SIGTERM or SIGINT. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = "Run the proxy and DNS filter (defaults: proxy 127.0.0.1:3128, DNS 127.0.0.1:5053).")
+        description = {"Run the proxy and DNS filter (defaults: proxy 127.0.0.1:3128, DNS 127.0.0.1:5053).",
+                "Prints one line on stderr once every listener accepts connections.",
+                "Exits 2 before listening when the config or an allowlist is invalid."})
 final class ServeCommand implements Callable<Integer> {
 
     @Spec
@@ -27,7 +34,7 @@ final class ServeCommand implements Callable<Integer> {
     String server;
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() throws InterruptedException {
         PrintWriter err = spec.commandLine().getErr();
         Config config;
         Policy policy;
@@ -43,13 +50,27 @@ final class ServeCommand implements Callable<Integer> {
             return 2;
         }
         if (config.server() != null && policy.server(config.server()) == null) {
-            err.println("egressd: --server " + config.server() + ": no allowlist " + config.allowlists()
-                    + "/" + config.server() + ".yaml");
+            err.println("egressd: server " + config.server() + ": no allowlist " + config.allowlists().resolve(
+                    config.server() + ".yaml") + "; servers: " + String.join(", ", policy.servers().keySet()));
             err.flush();
             return 2;
         }
-        err.println("egressd: serve is not available in this build yet");
+        Daemon daemon;
+        try {
+            daemon = Daemon.start(config, new AtomicReference<>(policy), EgressListener.NONE);
+        } catch (UncheckedIOException | IllegalArgumentException e) {
+            err.println("egressd: " + e.getMessage());
+            err.flush();
+            return 2;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            daemon.close();
+            stopped.countDown();
+        }, "egressd-shutdown"));
+        err.println(daemon.readyLine());
         err.flush();
-        return 2;
+        stopped.await();
+        return 0;
     }
 }
