@@ -55,9 +55,12 @@ class PlainHttpProxyTest {
         standard = Allowlist.load(dir,
                 Allowlist.server("app").credentials("app", "app-token")
                         .host("api.test", port).cidr("127.0.0.1/32", port),
+                // Report mode never lifts the address floor: loopback is reachable for it only
+                // because a cidr rule names 127.0.0.1 (on another port).
                 Allowlist.server("reporter").report().credentials("reporter", "report-token")
-                        .host("elsewhere.test", 443));
-        fx = new ProxyFixture(standard, new LoopbackResolver().answer("api.test", "127.0.0.1"));
+                        .host("elsewhere.test", 443).cidr("127.0.0.1/32", 1));
+        fx = new ProxyFixture(standard, new LoopbackResolver().answer("api.test", "127.0.0.1")
+                .answer("floor.test", "127.0.0.2"));
     }
 
     @AfterAll
@@ -229,6 +232,19 @@ class PlainHttpProxyTest {
         assertThat(decision.wouldDeny()).isTrue();
         assertThat(decision.reason()).isEqualTo(Reason.HOST_NOT_ALLOWED);
         assertThat(decision.server()).isEqualTo("reporter");
+    }
+
+    @Test
+    void reportModeStillRefusesLoopbackNoCidrRuleNames() throws Exception {
+        HttpClient client = fx.client().authenticator(proxyCredentials("reporter", "report-token")).build();
+        String floorUrl = "http://floor.test:" + upstream.port() + "/floor";
+
+        HttpResponse<String> response = client.send(HttpRequest.newBuilder(URI.create(floorUrl)).build(),
+                HttpResponse.BodyHandlers.ofString());
+
+        assertThat(response.statusCode()).isEqualTo(403);
+        assertThat(response.headers().firstValue("X-Egressd-Denied")).hasValue("host_not_allowed");
+        assertThat(fx.listener.lastFor("floor.test").allowed()).isFalse();
     }
 
     @Test
