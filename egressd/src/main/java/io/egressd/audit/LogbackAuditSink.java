@@ -36,15 +36,17 @@ public final class LogbackAuditSink implements AuditSink {
     private final LoggerContext context;
     private final Logger logger;
     private final AsyncAppender queue;
+    private final Shield shield;
     private final OutputStreamAppender<ILoggingEvent> output;
     // Volatile so a write racing close sees it and fails loudly instead of vanishing into a stopped appender.
     private volatile boolean closed;
 
-    private LogbackAuditSink(LoggerContext context, Logger logger, AsyncAppender queue,
+    private LogbackAuditSink(LoggerContext context, Logger logger, AsyncAppender queue, Shield shield,
                              OutputStreamAppender<ILoggingEvent> output) {
         this.context = context;
         this.logger = logger;
         this.queue = queue;
+        this.shield = shield;
         this.output = output;
     }
 
@@ -90,7 +92,7 @@ public final class LogbackAuditSink implements AuditSink {
         logger.setLevel(Level.INFO);
         logger.setAdditive(false);
         logger.addAppender(queue);
-        return new LogbackAuditSink(context, logger, queue, target);
+        return new LogbackAuditSink(context, logger, queue, shield, target);
     }
 
     @Override
@@ -103,9 +105,15 @@ public final class LogbackAuditSink implements AuditSink {
 
     /** Blocks until every accepted line is written; the fronts must be stopped first. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
         closed = true;
-        // Returns once the worker has written every queued line (maxFlushTime 0 waits for it).
+        // Every line accepted before this one is written once it arrives; the worker is then idle.
+        logger.info(Shield.FLUSH, "flush");
+        shield.awaitFlush();
+        // Stopping interrupts the idle worker, which writes anything that slipped in meanwhile (maxFlushTime 0).
         queue.stop();
         // Stopped here, on a thread nobody interrupted, so a rotation's last gzip is waited for.
         output.stop();

@@ -121,6 +121,39 @@ class LogbackAuditSinkTest {
     }
 
     @Test
+    void closeWritesEveryQueuedLineEvenToAnOutputThatAnInterruptWouldBreak() throws Exception {
+        ByteArrayOutputStream written = new ByteArrayOutputStream();
+        // Slow, and failing if the writing thread is interrupted (as an interruptible channel would).
+        OutputStream slow = new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public synchronized void write(byte[] b, int off, int len) throws IOException {
+                try {
+                    Thread.sleep(1);
+                } catch (InterruptedException e) {
+                    throw new IOException("interrupted while writing", e);
+                }
+                written.write(b, off, len);
+            }
+        };
+        int count = 300;
+        LogbackAuditSink sink = LogbackAuditSink.open(new AuditOutput.Stream(slow), 1024);
+        for (int i = 0; i < count; i++) {
+            sink.write(AuditEvent.POLICY_LOADED, line(i));
+        }
+        sink.close();
+        sink.close();
+        synchronized (slow) {
+            assertThat(written.toString(StandardCharsets.UTF_8).lines()).containsExactlyElementsOf(
+                    IntStream.range(0, count).mapToObj(LogbackAuditSinkTest::line).toList());
+        }
+    }
+
+    @Test
     void stdoutOutputWritesToStandardOutput() {
         PrintStream original = System.out;
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
