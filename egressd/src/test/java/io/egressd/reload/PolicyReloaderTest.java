@@ -24,6 +24,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.slf4j.LoggerFactory;
 
 /** The live policy follows the allowlists directory; a broken edit keeps the last good policy and says why. */
@@ -90,7 +92,7 @@ class PolicyReloaderTest {
     @Test
     void editingAnAllowlistChangesTheLivePolicyWithinTwoSeconds() throws Exception {
         Files.writeString(dir.resolve("slack.yaml"), SLACK);
-        start(dir, settings());
+        start(dir, ReloadSettings.DEFAULT);
         assertThat(allows(reloader.get(), "api.example.com")).isFalse();
 
         Files.writeString(dir.resolve("slack.yaml"), SLACK_AND_API);
@@ -138,14 +140,16 @@ class PolicyReloaderTest {
         assertThat(reloader.get().version()).isEqualTo(good);
     }
 
-    @Test
-    void aConfigMapDataSwapIsPickedUp() throws Exception {
+    @ParameterizedTest(name = "watch service: {0}")
+    @ValueSource(booleans = {true, false})
+    void aConfigMapDataSwapIsPickedUp(boolean watch) throws Exception {
         // The kubelet's layout: <dir>/slack.yaml -> ..data/slack.yaml, ..data -> ..<timestamp>/
         Path v1 = Files.createDirectory(dir.resolve("..2025_11_27_09_00_00.000000001"));
         Files.writeString(v1.resolve("slack.yaml"), SLACK);
         Files.createSymbolicLink(dir.resolve("..data"), v1.getFileName());
         Files.createSymbolicLink(dir.resolve("slack.yaml"), Path.of("..data/slack.yaml"));
-        start(dir, settings());
+        ReloadSettings d = ReloadSettings.DEFAULT;
+        start(dir, new ReloadSettings(d.quiet(), d.maxDelay(), d.pollInterval(), watch));
         assertThat(allows(reloader.get(), "api.example.com")).isFalse();
 
         // An update: a new timestamped directory, ..data_tmp pointing at it, renamed over ..data, the old one removed.
