@@ -1,0 +1,117 @@
+package io.egressd.reload;
+
+import java.io.IOException;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Calls {@code onChange} when the allowlists directory may have changed. A WatchService gives
+ * prompt events; a poll of the directory's {@link DirectoryFingerprint} runs beside it, because
+ * some mounts never deliver events (Docker Desktop bind mounts, NFS, a file symlinked from
+ * elsewhere) and because a WatchService may be unavailable (inotify limits). Either may fire for
+ * the same change: the caller coalesces.
+ */
+final class DirectoryWatcher implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DirectoryWatcher.class);
+
+    private final Path directory;
+    private final Runnable onChange;
+    private final ScheduledExecutorService poller;
+    private final Duration pollInterval;
+    private final boolean useWatchService;
+    // Only the poll task touches it, and the executor runs that task on one thread at a time.
+    private List<String> lastSeen;
+    private WatchService watchService;
+    private Thread watchThread;
+    private ScheduledFuture<?> poll;
+
+    /**
+     * @param baseline the fingerprint taken before the policy in force was read, so a change made
+     *                 between that read and {@link #start()} is not missed
+     */
+    DirectoryWatcher(Path directory, List<String> baseline, Runnable onChange, ScheduledExecutorService poller,
+                     Duration pollInterval, boolean useWatchService) {
+        this.directory = directory;
+        this.lastSeen = baseline;
+        this.onChange = onChange;
+        this.poller = poller;
+        this.pollInterval = pollInterval;
+        this.useWatchService = useWatchService;
+    }
+
+    void start() {
+        if (useWatchService) {
+            try {
+                watchService = directory.getFileSystem().newWatchService();
+                directory.register(watchService, StandardWatchEventKinds.ENTRY_CREATE,
+                        StandardWatchEventKinds.ENTRY_DELETE, StandardWatchEventKinds.ENTRY_MODIFY);
+                watchThread = new Thread(this::watch, "egressd-policy-watch");
+                watchThread.setDaemon(true);
+                watchThread.start();
+            } catch (IOException | UnsupportedOperationException e) {
+                LOG.warn("cannot watch {} ({}); polling it every {} ms", directory, e, pollInterval.toMillis());
+                closeWatchService();
+            }
+        }
+        long every = pollInterval.toNanos();
+        poll = poller.scheduleWithFixedDelay(this::poll, every, every, TimeUnit.NANOSECONDS);
+    }
+
+    private void watch() {
+        try {
+            while (true) {
+                WatchKey key = watchService.take();
+                // Any event, including OVERFLOW, means "look again": the reload reads the whole directory.
+                key.pollEvents();
+                onChange.run();
+                if (!key.reset()) {
+                    LOG.warn("{} is no longer watchable (removed or replaced); polling it every {} ms",
+                            directory, pollInterval.toMillis());
+                    return;
+                }
+            }
+        } catch (InterruptedException | ClosedWatchServiceException e) {
+            // Closing.
+        }
+    }
+
+    private void poll() {
+        List<String> now = DirectoryFingerprint.of(directory);
+        if (!now.equals(lastSeen)) {
+            lastSeen = now;
+            onChange.run();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (poll != null) {
+            poll.cancel(false);
+        }
+        closeWatchService();
+        if (watchThread != null) {
+            watchThread.interrupt();
+        }
+    }
+
+    private void closeWatchService() {
+        if (watchService != null) {
+            try {
+                watchService.close();
+            } catch (IOException e) {
+                LOG.debug("closing the watch service of {}", directory, e);
+            }
+        }
+    }
+}
