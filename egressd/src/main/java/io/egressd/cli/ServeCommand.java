@@ -2,14 +2,11 @@ package io.egressd.cli;
 
 import io.egressd.config.Config;
 import io.egressd.daemon.Daemon;
-import io.egressd.policy.EgressListener;
-import io.egressd.policy.Policy;
 import io.egressd.policy.PolicyException;
 import io.egressd.policy.ValidationError;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -36,29 +33,18 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         PrintWriter err = spec.commandLine().getErr();
-        Config config;
-        Policy policy;
+        Daemon daemon;
         try {
-            config = options.config();
+            Config config = options.config();
             if (server != null) {
                 config = config.withServer(server);
             }
-            policy = PolicyOptions.loadPolicy(config);
+            daemon = Daemon.start(config);
         } catch (PolicyException e) {
             e.errors().stream().map(ValidationError::toString).forEach(err::println);
             err.flush();
             return 2;
-        }
-        if (config.server() != null && policy.server(config.server()) == null) {
-            err.println("egressd: server " + config.server() + ": no allowlist " + config.allowlists().resolve(
-                    config.server() + ".yaml") + "; servers: " + String.join(", ", policy.servers().keySet()));
-            err.flush();
-            return 2;
-        }
-        Daemon daemon;
-        try {
-            daemon = Daemon.start(config, new AtomicReference<>(policy), EgressListener.NONE);
-        } catch (UncheckedIOException | IllegalArgumentException e) {
+        } catch (UncheckedIOException | IllegalArgumentException | IllegalStateException e) {
             err.println("egressd: " + e.getMessage());
             err.flush();
             return 2;

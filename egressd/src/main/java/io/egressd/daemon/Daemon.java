@@ -1,82 +1,146 @@
 package io.egressd.daemon;
 
+import io.egressd.admin.AdminServer;
+import io.egressd.admin.ReadinessFlags;
+import io.egressd.audit.AuditFormat;
+import io.egressd.audit.AuditOutput;
+import io.egressd.audit.AuditRotation;
+import io.egressd.audit.Auditor;
+import io.egressd.audit.LogbackAuditSink;
 import io.egressd.config.Config;
 import io.egressd.dns.DenyRcode;
 import io.egressd.dns.DnsFilter;
 import io.egressd.dns.DnsSettings;
-import io.egressd.policy.EgressListener;
+import io.egressd.metrics.CountingAuditSink;
+import io.egressd.metrics.EgressMetrics;
+import io.egressd.metrics.EgressObservers;
+import io.egressd.metrics.PrometheusMetrics;
 import io.egressd.policy.Policy;
+import io.egressd.policy.PolicyException;
 import io.egressd.proxy.AsyncNameResolver;
 import io.egressd.proxy.EgressProxy;
 import io.egressd.proxy.ProxySettings;
+import io.egressd.reload.PolicyReloader;
+import io.egressd.reload.ReloadSettings;
+import io.egressd.reload.SighupTrigger;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * A running egressd: the policy every front reads, and the fronts themselves. Starting is
- * all-or-nothing: if one listener cannot bind, the ones already bound are closed again.
+ * A running egressd, wired in dependency order: metrics and the admin listener first (so
+ * /healthz answers during start-up), then the audit sink, the policy, and the fronts last.
+ * Closing runs the same order backwards, so the fronts stop before the audit sink drains.
+ * Starting is all-or-nothing: whatever was started is closed again if a later step fails.
  */
 public final class Daemon implements AutoCloseable {
 
-    // One reference read per request/query: a reload swaps it whole, and each decision
-    // sees either the old policy or the new one, never a mix.
-    private final AtomicReference<Policy> policy;
+    private final Deque<AutoCloseable> started;
+    private final PolicyReloader policy;
+    private final AdminServer admin;
     private final EgressProxy proxy;
     private final DnsFilter dns;
 
-    private Daemon(AtomicReference<Policy> policy, EgressProxy proxy, DnsFilter dns) {
+    private Daemon(Deque<AutoCloseable> started, PolicyReloader policy, AdminServer admin, EgressProxy proxy,
+                   DnsFilter dns) {
+        this.started = started;
         this.policy = policy;
+        this.admin = admin;
         this.proxy = proxy;
         this.dns = dns;
     }
 
     /**
-     * Binds every configured listener.
+     * Loads the policy and binds every configured listener.
      *
+     * @throws PolicyException when the allowlists do not validate (nothing is left listening)
      * @throws UncheckedIOException when a listener cannot bind
+     * @throws IllegalArgumentException when the config names a server with no allowlist
      */
-    public static Daemon start(Config config, AtomicReference<Policy> policy, EgressListener listener) {
-        EgressProxy proxy = null;
-        DnsFilter dns = null;
+    public static Daemon start(Config config) throws PolicyException {
+        Deque<AutoCloseable> started = new ArrayDeque<>();
         try {
-            if (config.listen().http() != null) {
-                ProxySettings settings = ProxySettings.defaults(config.listen().http())
-                        .withBoundServer(config.server())
-                        .withConnectTimeout(config.limits().connectTimeout())
-                        .withIdleTimeout(config.limits().idleTimeout())
-                        .withMaxConnections(config.limits().maxConnections());
-                proxy = EgressProxy.start(settings, policy::get, listener,
-                        AsyncNameResolver.system(config.limits().connectTimeout()));
-            }
-            if (config.listen().dns() != null) {
-                DnsSettings settings = new DnsSettings(config.listen().dns(), config.server(),
-                        DnsSettings.parseUpstreams(config.dns().upstreams()), config.dns().timeout(),
-                        DenyRcode.parse(config.dns().denyRcode()), DnsSettings.DEFAULT_CACHE_MAX_ENTRIES);
-                dns = DnsFilter.start(settings, policy::get, listener);
-            }
-            return new Daemon(policy, proxy, dns);
-        } catch (IOException e) {
-            closeQuietly(proxy, dns);
-            throw new UncheckedIOException(e);
-        } catch (RuntimeException | Error e) {
-            // Whatever failed, no listener stays open behind a process that reports failure.
-            closeQuietly(proxy, dns);
+            return start(config, started);
+        } catch (PolicyException | RuntimeException | Error e) {
+            closeAll(started);
             throw e;
+        } catch (IOException e) {
+            closeAll(started);
+            throw new UncheckedIOException(e);
         }
     }
 
-    private static void closeQuietly(AutoCloseable... closeables) {
-        for (AutoCloseable c : closeables) {
-            if (c != null) {
-                try {
-                    c.close();
-                } catch (Exception ignored) {
-                    // Already failing; the original error is the one to report.
-                }
+    private static Daemon start(Config config, Deque<AutoCloseable> started) throws PolicyException, IOException {
+        PrometheusMetrics prometheus = push(started, new PrometheusMetrics());
+        EgressMetrics metrics = new EgressMetrics(prometheus.registry(), Clock.systemUTC());
+        List<String> conditions = new ArrayList<>(List.of("policy"));
+        if (config.listen().http() != null) {
+            conditions.add("http");
+        }
+        if (config.listen().dns() != null) {
+            conditions.add("dns");
+        }
+        ReadinessFlags readiness = new ReadinessFlags(conditions.toArray(String[]::new));
+        metrics.bindReadiness(readiness::ready);
+        AdminServer admin = config.listen().admin() == null ? null
+                : push(started, AdminServer.start(config.listen().admin(), prometheus::scrape, readiness));
+
+        LogbackAuditSink sink = push(started, LogbackAuditSink.open(
+                AuditOutput.of(config.audit().output(), AuditRotation.DEFAULT), LogbackAuditSink.DEFAULT_QUEUE_SIZE));
+        EgressObservers observers = new EgressObservers(
+                new Auditor(new CountingAuditSink(sink, metrics), new AuditFormat(Clock.systemUTC()),
+                        config.audit().allowed(), config.audit().dnsAllowed()), metrics);
+
+        PolicyReloader policy = push(started,
+                PolicyReloader.load(config.allowlists(), config.deny(), observers, ReloadSettings.DEFAULT));
+        Policy initial = policy.get();
+        if (config.server() != null && initial.server(config.server()) == null) {
+            throw new IllegalArgumentException("server " + config.server() + ": no allowlist "
+                    + config.allowlists().resolve(config.server() + ".yaml") + "; servers: "
+                    + String.join(", ", initial.servers().keySet()));
+        }
+        readiness.met("policy");
+        policy.start();
+        SighupTrigger.install(policy);
+
+        EgressProxy proxy = null;
+        if (config.listen().http() != null) {
+            ProxySettings settings = ProxySettings.defaults(config.listen().http())
+                    .withBoundServer(config.server())
+                    .withConnectTimeout(config.limits().connectTimeout())
+                    .withIdleTimeout(config.limits().idleTimeout())
+                    .withMaxConnections(config.limits().maxConnections());
+            proxy = push(started, EgressProxy.start(settings, policy, observers,
+                    AsyncNameResolver.system(config.limits().connectTimeout())));
+            readiness.met("http");
+        }
+        DnsFilter dns = null;
+        if (config.listen().dns() != null) {
+            DnsSettings settings = new DnsSettings(config.listen().dns(), config.server(),
+                    DnsSettings.parseUpstreams(config.dns().upstreams()), config.dns().timeout(),
+                    DenyRcode.parse(config.dns().denyRcode()), DnsSettings.DEFAULT_CACHE_MAX_ENTRIES);
+            dns = push(started, DnsFilter.start(settings, policy, observers));
+            readiness.met("dns");
+        }
+        return new Daemon(started, policy, admin, proxy, dns);
+    }
+
+    private static <T extends AutoCloseable> T push(Deque<AutoCloseable> started, T closeable) {
+        started.push(closeable);
+        return closeable;
+    }
+
+    private static void closeAll(Deque<AutoCloseable> started) {
+        while (!started.isEmpty()) {
+            try {
+                started.pop().close();
+            } catch (Exception ignored) {
+                // Keep closing the rest; the audit sink at the bottom must still drain.
             }
         }
     }
@@ -95,6 +159,11 @@ public final class Daemon implements AutoCloseable {
         return dns == null ? null : dns.udpAddress();
     }
 
+    /** The admin listener's address, or null when it is off. */
+    public InetSocketAddress adminAddress() {
+        return admin == null ? null : admin.address();
+    }
+
     /** The line serve prints once every listener accepts connections. */
     public String readyLine() {
         List<String> parts = new ArrayList<>();
@@ -103,6 +172,9 @@ public final class Daemon implements AutoCloseable {
         }
         if (dns != null) {
             parts.add("dns on " + format(dnsAddress()) + " (udp+tcp)");
+        }
+        if (admin != null) {
+            parts.add("admin on " + format(adminAddress()));
         }
         Policy p = policy.get();
         return "egressd: listening: " + String.join(", ", parts) + "; policy " + p.version() + " with "
@@ -114,8 +186,9 @@ public final class Daemon implements AutoCloseable {
         return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + address.getPort();
     }
 
+    /** Stops the fronts, then the reloader and admin listener, and drains the audit sink last. */
     @Override
-    public void close() {
-        closeQuietly(proxy, dns);
+    public synchronized void close() {
+        closeAll(started);
     }
 }

@@ -27,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 class ServeIT {
 
     static final Pattern READY = Pattern.compile(
-            "egressd: listening: proxy on 127\\.0\\.0\\.1:(\\d+), dns on 127\\.0\\.0\\.1:(\\d+) \\(udp\\+tcp\\);"
+            "egressd: listening: proxy on 127\\.0\\.0\\.1:(\\d+), dns on 127\\.0\\.0\\.1:(\\d+) \\(udp\\+tcp\\),"
+                    + " admin on 127\\.0\\.0\\.1:(\\d+);"
                     + " policy [0-9a-f]{12} with 1 server");
 
     @TempDir
@@ -74,6 +75,7 @@ class ServeIT {
                 listen:
                   http: 127.0.0.1:0
                   dns: 127.0.0.1:0
+                  admin: 127.0.0.1:0
                 dns:
                   upstreams: ["127.0.0.1:9"]
                   timeout: 1s
@@ -128,6 +130,12 @@ class ServeIT {
         assertThat(deniedTunnel).startsWith("HTTP/1.1 403").contains("X-Egressd-Denied: denied_by_global_rule");
         assertThat(upstreamRequests).hasValue(1);
 
+        String health = run("curl", "-s", "http://127.0.0.1:" + ready.group(3) + "/readyz");
+        assertThat(health).startsWith("ready");
+        String metrics = run("curl", "-s", "http://127.0.0.1:" + ready.group(3) + "/metrics");
+        assertThat(metrics).contains("egressd_decisions_total{decision=\"denied\",protocol=\"http\","
+                + "reason=\"denied_by_global_rule\",server=\"app\"} 1.0");
+
         String nx = run("dig", "@127.0.0.1", "-p", dnsPort, "+time=2", "+tries=1", "secret.attacker.example", "A");
         assertThat(nx).contains("status: NXDOMAIN");
     }
@@ -144,7 +152,7 @@ class ServeIT {
         assertThat(serve.waitFor(30, TimeUnit.SECONDS)).isTrue();
         String err = new String(serve.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(serve.exitValue()).isEqualTo(2);
-        assertThat(err).isEqualTo(config + ":9:17: limits.idle_timeout: expected a duration such as 500ms, 10s,"
+        assertThat(err).isEqualTo(config + ":10:17: limits.idle_timeout: expected a duration such as 500ms, 10s,"
                 + " 5m or 1h\n");
         try (Socket s = new Socket()) {
             org.assertj.core.api.Assertions.assertThatThrownBy(
