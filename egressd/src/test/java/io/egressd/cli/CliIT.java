@@ -106,4 +106,16 @@ class CliIT {
         assertThat(hash).isEqualTo(HexFormat.of().formatHex(digest));
         assertThat(egressd("token").out()).doesNotContain(password);
     }
+
+    @Test
+    void binEgressdSaysHowToBuildWhenTheJarIsMissing(@TempDir Path dir) throws Exception {
+        Path bin = Files.createDirectories(dir.resolve("bin"));
+        Files.copy(ROOT.resolve("bin/egressd"), bin.resolve("egressd"));
+        bin.resolve("egressd").toFile().setExecutable(true);
+        Process p = new ProcessBuilder(bin.resolve("egressd").toString(), "check").start();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(2);
+        assertThat(err).contains("egressd/target/egressd.jar is not built yet; build it with: mvn -B -q package -DskipTests");
+    }
 }
