@@ -67,7 +67,7 @@ class SandboxIT {
     static final String DENIED = "exfil.attacker.example";
 
     static final String HOW_TO_RUN = "the sandbox test creates network namespaces and veth pairs, which needs root."
-            + " Run it as root: sudo mvn -B -o verify -pl egressd -am -Dtest=NONE"
+            + " Run it as root: sudo mvn -B verify -pl egressd -am -Dtest=NONE"
             + " -Dsurefire.failIfNoSpecifiedTests=false -Dit.test=SandboxIT"
             + " (needs iproute2, curl, dnsutils and nodejs; CI runs it as root with CI=true).";
 
