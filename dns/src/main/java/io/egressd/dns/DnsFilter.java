@@ -1,6 +1,7 @@
 package io.egressd.dns;
 
 import io.egressd.policy.EgressListener;
+import io.egressd.policy.LearnedAddresses;
 import io.egressd.policy.Policy;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
@@ -61,18 +62,33 @@ public final class DnsFilter implements AutoCloseable {
      */
     public static DnsFilter start(DnsSettings settings, Supplier<Policy> policy, EgressListener listener)
             throws IOException {
-        return start(settings, policy, listener, System::nanoTime);
+        return start(settings, policy, listener, null, System::nanoTime);
+    }
+
+    /**
+     * The same, also recording in {@code learned} every address each server is answered (after
+     * filtering, with the TTL the client sees), so that the SOCKS5 front can decide a client's
+     * IP-literal request as the allowed name it looked up.
+     */
+    public static DnsFilter start(DnsSettings settings, Supplier<Policy> policy, EgressListener listener,
+                                  LearnedAddresses learned) throws IOException {
+        return start(settings, policy, listener, learned, System::nanoTime);
     }
 
     /** The same with the cache's clock supplied (tests make time pass without waiting). */
     static DnsFilter start(DnsSettings settings, Supplier<Policy> policy, EgressListener listener,
                            LongSupplier nanoClock) throws IOException {
+        return start(settings, policy, listener, null, nanoClock);
+    }
+
+    static DnsFilter start(DnsSettings settings, Supplier<Policy> policy, EgressListener listener,
+                           LearnedAddresses learned, LongSupplier nanoClock) throws IOException {
         Objects.requireNonNull(policy, "policy");
         Objects.requireNonNull(listener, "listener");
         refuseLoop(settings);
         QueryService service = new QueryService(settings.boundServer(), settings.denyRcode(), policy, listener,
                 new AnswerCache(settings.cacheMaxEntries(), nanoClock),
-                new Forwarder(settings.upstreams(), settings.upstreamTimeout()));
+                new Forwarder(settings.upstreams(), settings.upstreamTimeout()), learned);
         // Two I/O threads: the UDP channel lives on one, TCP connections share both; no query
         // work ever blocks them (upstream answers arrive from dnsjava's selector thread).
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());

@@ -4,6 +4,7 @@ import io.egressd.policy.Decision;
 import io.egressd.policy.EgressListener;
 import io.egressd.policy.Evaluation;
 import io.egressd.policy.Identity;
+import io.egressd.policy.LearnedAddresses;
 import io.egressd.policy.Policy;
 import io.egressd.policy.Reason;
 import java.util.List;
@@ -15,6 +16,8 @@ import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.xbill.DNS.AAAARecord;
+import org.xbill.DNS.ARecord;
 import org.xbill.DNS.DClass;
 import org.xbill.DNS.Message;
 import org.xbill.DNS.Name;
@@ -43,6 +46,8 @@ final class QueryService {
     private final EgressListener listener;
     private final AnswerCache cache;
     private final Forwarder forwarder;
+    /** Told which addresses each server was given, for the SOCKS5 front's IP-literal decisions; may be null. */
+    private final LearnedAddresses learned;
     // Identical questions in flight share one upstream exchange, so a burst for one name costs
     // upstream one query; a concurrent map because the event loops of every channel meet here.
     private final ConcurrentMap<QuestionKey, CompletableFuture<UpstreamAnswer>> inFlight =
@@ -50,6 +55,12 @@ final class QueryService {
 
     QueryService(String boundServer, DenyRcode denyRcode, Supplier<Policy> policies, EgressListener listener,
                  AnswerCache cache, Forwarder forwarder) {
+        this(boundServer, denyRcode, policies, listener, cache, forwarder, null);
+    }
+
+    QueryService(String boundServer, DenyRcode denyRcode, Supplier<Policy> policies, EgressListener listener,
+                 AnswerCache cache, Forwarder forwarder, LearnedAddresses learned) {
+        this.learned = learned;
         this.boundServer = boundServer;
         this.denyRcode = denyRcode.value();
         this.policies = policies;
@@ -84,7 +95,7 @@ final class QueryService {
         QuestionKey key = new QuestionKey(evaluation.name(), qtype, DClass.IN);
         UpstreamAnswer cached = cache.get(key);
         if (cached != null) {
-            return CompletableFuture.completedFuture(allow(query, evaluation, cached));
+            return CompletableFuture.completedFuture(allow(query, identity.server(), evaluation, cached));
         }
         Executor loop = Forwarder.orInline(executor);
         return lookup(key, loop).handleAsync((answer, error) -> {
@@ -92,7 +103,7 @@ final class QueryService {
                 log.debug("SERVFAIL for {}/{}: {}", key.name(), Type.string(qtype), error.getMessage());
                 return finish(query, evaluation.provisional(), Rcode.SERVFAIL);
             }
-            return allow(query, evaluation, answer);
+            return allow(query, identity.server(), evaluation, answer);
         }, loop);
     }
 
@@ -126,12 +137,13 @@ final class QueryService {
         return mine;
     }
 
-    private Message allow(DnsQuery query, Evaluation evaluation, UpstreamAnswer answer) {
+    private Message allow(DnsQuery query, String server, Evaluation evaluation, UpstreamAnswer answer) {
         AnswerFilter.Filtered filtered = AnswerFilter.apply(answer.answers(), evaluation);
         long age = answer.ageSeconds(cache.now());
         Message reply = Replies.to(query, answer.rcode());
         for (Record r : UpstreamAnswer.aged(filtered.records(), age)) {
             reply.addRecord(r, Section.ANSWER);
+            remember(server, evaluation.name(), r);
         }
         for (Record r : UpstreamAnswer.aged(answer.authority(), age)) {
             reply.addRecord(r, Section.AUTHORITY);
@@ -145,6 +157,18 @@ final class QueryService {
         Decision decision = offered.isEmpty() ? evaluation.provisional() : evaluation.vet(offered);
         report(query, decision, answer.rcode());
         return reply;
+    }
+
+    /** An address this server was just given for an allowed name, valid for as long as the client may use it. */
+    private void remember(String server, String name, Record r) {
+        if (learned == null) {
+            return;
+        }
+        if (r instanceof ARecord a) {
+            learned.learned(server, name, a.getAddress(), a.getTTL());
+        } else if (r instanceof AAAARecord aaaa) {
+            learned.learned(server, name, aaaa.getAddress(), aaaa.getTTL());
+        }
     }
 
     private CompletableFuture<Message> refuse(DnsQuery query, Decision decision, int rcode) {

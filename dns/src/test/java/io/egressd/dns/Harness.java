@@ -1,5 +1,6 @@
 package io.egressd.dns;
 
+import io.egressd.policy.LearnedAddresses;
 import io.egressd.policy.Policy;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -32,13 +33,19 @@ final class Harness implements AutoCloseable {
 
     /** @param tweak changes the default test settings (upstream timeout 2 s, NXDOMAIN, 1000 cache entries) */
     static Harness start(Path allowlists, UnaryOperator<DnsSettings> tweak, LongSupplier clock) throws IOException {
+        return start(allowlists, tweak, clock, null);
+    }
+
+    /** @param learned where the filter records the addresses it answered, or null */
+    static Harness start(Path allowlists, UnaryOperator<DnsSettings> tweak, LongSupplier clock,
+                         LearnedAddresses learned) throws IOException {
         Policy policy = TestPolicies.load(allowlists, TestPolicies.APP, TestPolicies.OTHER);
         TestUpstream upstream = TestUpstream.start();
         DnsSettings settings = tweak.apply(new DnsSettings(new InetSocketAddress(TestUpstream.LOOPBACK, 0), null,
                 List.of(upstream.address()), Duration.ofSeconds(2), DenyRcode.NXDOMAIN, 1000));
         RecordingListener listener = new RecordingListener();
         try {
-            return new Harness(upstream, listener, DnsFilter.start(settings, () -> policy, listener, clock));
+            return new Harness(upstream, listener, DnsFilter.start(settings, () -> policy, listener, learned, clock));
         } catch (IOException | RuntimeException e) {
             upstream.close();
             throw e;

@@ -15,11 +15,16 @@ import io.egressd.metrics.CountingAuditSink;
 import io.egressd.metrics.EgressMetrics;
 import io.egressd.metrics.EgressObservers;
 import io.egressd.metrics.PrometheusMetrics;
+import io.egressd.policy.Forward;
+import io.egressd.policy.LearnedAddresses;
 import io.egressd.policy.Policy;
 import io.egressd.policy.PolicyException;
+import io.egressd.policy.ServerPolicy;
 import io.egressd.proxy.AsyncNameResolver;
 import io.egressd.proxy.EgressProxy;
 import io.egressd.proxy.ProxySettings;
+import io.egressd.proxy.SocksProxy;
+import io.egressd.proxy.TcpForwards;
 import io.egressd.reload.PolicyReloader;
 import io.egressd.reload.ReloadSettings;
 import io.egressd.reload.SighupTrigger;
@@ -44,14 +49,18 @@ public final class Daemon implements AutoCloseable {
     private final PolicyReloader policy;
     private final AdminServer admin;
     private final EgressProxy proxy;
+    private final SocksProxy socks;
+    private final TcpForwards forwards;
     private final DnsFilter dns;
 
     private Daemon(Deque<AutoCloseable> started, PolicyReloader policy, AdminServer admin, EgressProxy proxy,
-                   DnsFilter dns) {
+                   SocksProxy socks, TcpForwards forwards, DnsFilter dns) {
         this.started = started;
         this.policy = policy;
         this.admin = admin;
         this.proxy = proxy;
+        this.socks = socks;
+        this.forwards = forwards;
         this.dns = dns;
     }
 
@@ -82,6 +91,9 @@ public final class Daemon implements AutoCloseable {
         if (config.listen().http() != null) {
             conditions.add("http");
         }
+        if (config.listen().socks() != null) {
+            conditions.add("socks");
+        }
         if (config.listen().dns() != null) {
             conditions.add("dns");
         }
@@ -108,26 +120,55 @@ public final class Daemon implements AutoCloseable {
         policy.start();
         SighupTrigger.install(policy);
 
+        AsyncNameResolver resolver = AsyncNameResolver.system(config.limits().connectTimeout());
+        // What the DNS filter answers each server, for SOCKS5 clients that resolve before they connect.
+        LearnedAddresses learned = config.listen().socks() != null && config.listen().dns() != null
+                ? LearnedAddresses.create() : null;
         EgressProxy proxy = null;
         if (config.listen().http() != null) {
-            ProxySettings settings = ProxySettings.defaults(config.listen().http())
-                    .withBoundServer(config.server())
-                    .withConnectTimeout(config.limits().connectTimeout())
-                    .withIdleTimeout(config.limits().idleTimeout())
-                    .withMaxConnections(config.limits().maxConnections());
-            proxy = push(started, EgressProxy.start(settings, policy, observers,
-                    AsyncNameResolver.system(config.limits().connectTimeout())));
+            proxy = push(started, EgressProxy.start(settings(config, config.listen().http()), policy, observers,
+                    resolver));
             readiness.met("http");
+        }
+        SocksProxy socks = null;
+        if (config.listen().socks() != null) {
+            socks = push(started, SocksProxy.start(settings(config, config.listen().socks()), policy, observers,
+                    resolver, learned));
+            readiness.met("socks");
+        }
+        TcpForwards forwards = null;
+        List<Forward> declared = forwards(config, initial);
+        if (!declared.isEmpty()) {
+            forwards = push(started, TcpForwards.start(declared, settings(config, declared.get(0).listen()), policy,
+                    observers, resolver));
         }
         DnsFilter dns = null;
         if (config.listen().dns() != null) {
             DnsSettings settings = new DnsSettings(config.listen().dns(), config.server(),
                     DnsSettings.parseUpstreams(config.dns().upstreams()), config.dns().timeout(),
                     DenyRcode.parse(config.dns().denyRcode()), DnsSettings.DEFAULT_CACHE_MAX_ENTRIES);
-            dns = push(started, DnsFilter.start(settings, policy, observers));
+            dns = push(started, DnsFilter.start(settings, policy, observers, learned));
             readiness.met("dns");
         }
-        return new Daemon(started, policy, admin, proxy, dns);
+        return new Daemon(started, policy, admin, proxy, socks, forwards, dns);
+    }
+
+    /** The limits of egressd.yaml for a front listening on {@code listen}. */
+    private static ProxySettings settings(Config config, InetSocketAddress listen) {
+        return ProxySettings.defaults(listen)
+                .withBoundServer(config.server())
+                .withConnectTimeout(config.limits().connectTimeout())
+                .withIdleTimeout(config.limits().idleTimeout())
+                .withMaxConnections(config.limits().maxConnections());
+    }
+
+    /** The forwards to listen for: every server's, or in a sidecar only its server's. */
+    private static List<Forward> forwards(Config config, Policy policy) {
+        if (config.server() == null) {
+            return policy.forwards();
+        }
+        ServerPolicy server = policy.server(config.server());
+        return server == null ? List.of() : server.forwards();
     }
 
     private static <T extends AutoCloseable> T push(Deque<AutoCloseable> started, T closeable) {
@@ -154,6 +195,16 @@ public final class Daemon implements AutoCloseable {
         return proxy == null ? null : proxy.boundAddress();
     }
 
+    /** The SOCKS5 listener's address, or null when it is off. */
+    public InetSocketAddress socksAddress() {
+        return socks == null ? null : socks.boundAddress();
+    }
+
+    /** Where the TCP forwards listen, in the policy's order; empty when there are none. */
+    public List<InetSocketAddress> forwardAddresses() {
+        return forwards == null ? List.of() : forwards.addresses();
+    }
+
     /** The DNS listener's address (UDP and TCP), or null when it is off. */
     public InetSocketAddress dnsAddress() {
         return dns == null ? null : dns.udpAddress();
@@ -170,8 +221,16 @@ public final class Daemon implements AutoCloseable {
         if (proxy != null) {
             parts.add("proxy on " + format(proxyAddress()));
         }
+        if (socks != null) {
+            parts.add("socks on " + format(socksAddress()));
+        }
         if (dns != null) {
             parts.add("dns on " + format(dnsAddress()) + " (udp+tcp)");
+        }
+        if (forwards != null) {
+            List<String> listening = new ArrayList<>();
+            forwardAddresses().forEach(a -> listening.add(format(a)));
+            parts.add("forwards on " + String.join(" ", listening));
         }
         if (admin != null) {
             parts.add("admin on " + format(adminAddress()));

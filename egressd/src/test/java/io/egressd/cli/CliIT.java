@@ -60,6 +60,25 @@ class CliIT {
     }
 
     @Test
+    void checkRejectsAForwardWhoseTargetIsNotInAllow(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("postgres.yaml");
+        Files.writeString(file, """
+                server: postgres
+                allow:
+                  - host: db.internal.example.com
+                    ports: [5432]
+                forwards:
+                  - listen: 127.0.0.1:15432
+                    to: db.other.example.com:5432
+                """);
+        Result r = egressd("check", file.toString());
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.out().lines().toList()).containsExactly(file + ":7:9: forwards[0].to: db.other.example.com:5432"
+                + " is not allowed by this server's allow rules; add a host rule for db.other.example.com with"
+                + " ports: [5432]");
+    }
+
+    @Test
     void checkOfAMissingDirectorySaysSo() throws Exception {
         Result r = egressd("check", "no-such-dir");
         assertThat(r.exit()).isEqualTo(1);

@@ -1,6 +1,7 @@
 package io.egressd.policy;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,9 +27,11 @@ import org.yaml.snakeyaml.nodes.Node;
  */
 public final class AllowlistLoader {
 
-    private static final Set<String> TOP_KEYS = keys("server", "description", "mode", "clients", "allow");
+    private static final Set<String> TOP_KEYS = keys("server", "description", "mode", "clients", "allow",
+            "forwards");
     private static final Set<String> CLIENT_KEYS = keys("sources", "proxy_user", "token_sha256");
     private static final Set<String> RULE_KEYS = keys("host", "cidr", "ports", "private");
+    private static final Set<String> FORWARD_KEYS = keys("listen", "to");
     private static final Pattern SERVER_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
     private static final Pattern PROXY_USER = Pattern.compile("[A-Za-z0-9._-]{1,64}");
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
@@ -42,7 +45,10 @@ public final class AllowlistLoader {
 
     /** A server parsed from one file, with the nodes that cross-file checks point at. */
     private record Parsed(ServerPolicy server, YamlFile yaml, Node serverNode, Node proxyUserNode,
-                          List<Node> sourceNodes) { }
+                          List<Node> sourceNodes, List<Node> listenNodes) { }
+
+    /** A forward as read, before its target is checked against the server's rules. */
+    private record ForwardEntry(InetSocketAddress listen, Destination to, Node listenNode, Node toNode) { }
 
     /** Loads every {@code *.yaml} in {@code directory}. */
     public static Policy load(Path directory, GlobalDeny deny) throws PolicyException {
@@ -230,11 +236,129 @@ public final class AllowlistLoader {
                 }
             }
         }
+        List<ForwardEntry> entries = new ArrayList<>();
+        if (top.containsKey("forwards")) {
+            List<Node> items = yaml.sequence(top.get("forwards"), "forwards",
+                    "[{listen: 127.0.0.1:15432, to: db.internal.example.com:5432}]");
+            for (int i = 0; items != null && i < items.size(); i++) {
+                entries.add(parseForward(yaml, items.get(i), i));
+            }
+        }
         if (server == null) {
             return null;
         }
-        ServerPolicy policy = new ServerPolicy(server, description, mode, file.toString(), clients, rules);
-        return new Parsed(policy, yaml, serverNode, proxyUserNode, sourceNodes);
+        ServerPolicy ruled = new ServerPolicy(server, description, mode, file.toString(), clients, rules);
+        String forwardBase = dirName + fileName + "#forwards[";
+        List<Forward> forwards = new ArrayList<>();
+        List<Node> listenNodes = new ArrayList<>();
+        for (int i = 0; i < entries.size(); i++) {
+            ForwardEntry e = entries.get(i);
+            if (e == null || !targetAllowed(yaml, ruled, e, i)) {
+                continue;
+            }
+            Forward forward = new Forward(forwardBase + i + "]", server, e.listen, e.to);
+            for (int j = 0; j < forwards.size(); j++) {
+                if (forwards.get(j).clashes(forward)) {
+                    yaml.error(e.listenNode, "forwards[" + i + "].listen: " + format(e.listen) + " is already"
+                            + " the listener of " + forwards.get(j).id() + " (" + yaml.position(listenNodes.get(j))
+                            + "); each forward needs its own port");
+                }
+            }
+            forwards.add(forward);
+            listenNodes.add(e.listenNode);
+        }
+        ServerPolicy policy = new ServerPolicy(server, description, mode, file.toString(), clients, rules, forwards);
+        return new Parsed(policy, yaml, serverNode, proxyUserNode, sourceNodes, listenNodes);
+    }
+
+    /** One {@code forwards} entry: {@code {listen: 127.0.0.1:15432, to: db.internal.example.com:5432}}. */
+    private static ForwardEntry parseForward(YamlFile yaml, Node node, int index) {
+        String path = "forwards[" + index + "]";
+        Map<String, Node> f = yaml.mapping(node, path, FORWARD_KEYS);
+        if (f == null) {
+            return null;
+        }
+        if (!f.containsKey("listen") || !f.containsKey("to")) {
+            yaml.error(node, path + ": a forward has both listen (where egressd listens, e.g. 127.0.0.1:15432)"
+                    + " and to (the destination, e.g. db.internal.example.com:5432)");
+            return null;
+        }
+        InetSocketAddress listen = null;
+        String listenText = yaml.string(f.get("listen"), path + ".listen", "127.0.0.1:15432");
+        if (listenText != null) {
+            listen = listenAddress(listenText);
+            if (listen == null) {
+                yaml.error(f.get("listen"), path + ".listen: \"" + listenText + "\" is not an IP address and port"
+                        + " such as 127.0.0.1:15432 or [::1]:15432 (a listener never resolves a name; port 1-65535)");
+            }
+        }
+        Destination to = null;
+        String toText = yaml.string(f.get("to"), path + ".to", "db.internal.example.com:5432");
+        if (toText != null) {
+            try {
+                Destination written = Destination.parseAuthority(toText);
+                to = new Destination(Host.parse(written.host()).toString(), written.port());
+            } catch (InvalidHostException e) {
+                yaml.error(f.get("to"), path + ".to: \"" + toText + "\": " + e.getMessage());
+            }
+        }
+        return listen == null || to == null ? null : new ForwardEntry(listen, to, f.get("listen"), f.get("to"));
+    }
+
+    /** An IP literal and a port 1-65535, as {@code Destination} reads them; null when it is not one. */
+    private static InetSocketAddress listenAddress(String text) {
+        try {
+            Destination d = Destination.parseAuthority(text);
+            return Host.parse(d.host()) instanceof Host.Ip ip ? new InetSocketAddress(ip.address(), d.port()) : null;
+        } catch (InvalidHostException e) {
+            return null;
+        }
+    }
+
+    /** A forward's target must be reachable by the server's own rules: a forward never widens an allowlist. */
+    private static boolean targetAllowed(YamlFile yaml, ServerPolicy server, ForwardEntry e, int index) {
+        String path = "forwards[" + index + "].to";
+        int port = e.to.port();
+        Host host;
+        try {
+            host = Host.parse(e.to.host());
+        } catch (InvalidHostException ex) {
+            throw new AssertionError("canonical hosts parse", ex);
+        }
+        if (host instanceof Host.Ip ip) {
+            if (server.cidrRule(ip.address(), port) != null) {
+                return true;
+            }
+            yaml.error(e.toNode, path + ": " + e.to + " is not allowed by this server's allow rules; add a cidr"
+                    + " rule containing " + host + " with ports: [" + port + "]");
+            return false;
+        }
+        String name = ((Host.Name) host).value();
+        if (GlobalDeny.BUILT_IN.denyingName(name) != null) {
+            yaml.error(e.toNode, path + ": \"" + name + "\" is always denied (local or metadata names); forward"
+                    + " to the service's address and allow it with a cidr rule");
+            return false;
+        }
+        List<AllowRule> matching = server.hostRules(name);
+        for (AllowRule rule : matching) {
+            if (rule.allowsPort(port)) {
+                return true;
+            }
+        }
+        yaml.error(e.toNode, path + ": " + e.to + " is not allowed by this server's allow rules; "
+                + (matching.isEmpty() ? "add a host rule for " + name + " with ports: [" + port + "]"
+                        : "allow[" + index(matching.get(0).id()) + "] matches " + name + " but not port " + port
+                                + "; add " + port + " to its ports"));
+        return false;
+    }
+
+    private static String index(String ruleId) {
+        return ruleId.substring(ruleId.lastIndexOf('[') + 1, ruleId.length() - 1);
+    }
+
+    static String format(InetSocketAddress address) {
+        String host = new Host.Ip(address.getAddress()).toString();
+        return host + ":" + address.getPort();
     }
 
     private static AllowRule parseRule(YamlFile yaml, Node node, int index, String id) {
@@ -323,6 +447,7 @@ public final class AllowlistLoader {
         Map<String, Parsed> byName = new LinkedHashMap<>();
         Map<String, Parsed> byUser = new LinkedHashMap<>();
         List<Parsed> withSources = new ArrayList<>();
+        List<Parsed> withForwards = new ArrayList<>();
         for (Parsed p : parsed) {
             Parsed first = byName.putIfAbsent(p.server.name(), p);
             if (first != null) {
@@ -353,6 +478,24 @@ public final class AllowlistLoader {
             }
             if (!mine.isEmpty()) {
                 withSources.add(p);
+            }
+            List<Forward> forwards = p.server.forwards();
+            for (int i = 0; i < forwards.size(); i++) {
+                for (Parsed other : withForwards) {
+                    List<Forward> theirs = other.server.forwards();
+                    for (int j = 0; j < theirs.size(); j++) {
+                        if (forwards.get(i).clashes(theirs.get(j))) {
+                            p.yaml.error(p.listenNodes.get(i), "forwards[" + i + "].listen: "
+                                    + format(forwards.get(i).listen()) + " is already the listener of "
+                                    + theirs.get(j).id() + " of server " + other.server.name() + " ("
+                                    + other.yaml.position(other.listenNodes.get(j))
+                                    + "); a listener belongs to exactly one server");
+                        }
+                    }
+                }
+            }
+            if (!forwards.isEmpty()) {
+                withForwards.add(p);
             }
         }
     }

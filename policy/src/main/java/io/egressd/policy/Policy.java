@@ -53,6 +53,18 @@ public final class Policy {
                 sources.add(new Source(range, server));
             }
         }
+        List<Forward> forwards = new ArrayList<>();
+        for (ServerPolicy server : byName.values()) {
+            for (Forward forward : server.forwards()) {
+                for (Forward other : forwards) {
+                    if (other.clashes(forward)) {
+                        throw new IllegalArgumentException("forward " + forward.id() + " listens where "
+                                + other.id() + " does");
+                    }
+                }
+                forwards.add(forward);
+            }
+        }
         this.servers = Collections.unmodifiableMap(byName);
         this.deny = deny;
         this.version = version;
@@ -68,6 +80,15 @@ public final class Policy {
 
     public ServerPolicy server(String name) {
         return servers.get(name);
+    }
+
+    /** Every server's TCP forwards, by server name, then in file order. */
+    public List<Forward> forwards() {
+        List<Forward> all = new ArrayList<>();
+        for (ServerPolicy server : servers.values()) {
+            all.addAll(server.forwards());
+        }
+        return all;
     }
 
     public GlobalDeny globalDeny() {

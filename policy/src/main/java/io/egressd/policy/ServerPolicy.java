@@ -18,13 +18,21 @@ public final class ServerPolicy {
     private final String file;
     private final Clients clients;
     private final List<AllowRule> rules;
+    private final List<Forward> forwards;
     private final Map<String, List<AllowRule>> exact = new HashMap<>();
     private final Map<String, List<AllowRule>> wildcardSuffixes = new HashMap<>();
     private final List<AllowRule> cidrRules = new ArrayList<>();
 
     public ServerPolicy(String name, String description, Mode mode, String file, Clients clients,
                         List<AllowRule> rules) {
+        this(name, description, mode, file, clients, rules, List.of());
+    }
+
+    /** @param forwards the server's TCP forwards; each target must be allowed by {@code rules} (the loader checks) */
+    public ServerPolicy(String name, String description, Mode mode, String file, Clients clients,
+                        List<AllowRule> rules, List<Forward> forwards) {
         this.name = name;
+        this.forwards = List.copyOf(forwards);
         this.description = description == null ? "" : description;
         this.mode = mode;
         this.file = file;
@@ -65,6 +73,11 @@ public final class ServerPolicy {
 
     public List<AllowRule> rules() {
         return rules;
+    }
+
+    /** The TCP forwards this server's allowlist declares, in file order. */
+    public List<Forward> forwards() {
+        return forwards;
     }
 
     /** Host rules matching a canonical name, in file order. */

@@ -62,6 +62,10 @@ class AllowlistSchemaTest {
         "server: t\nmode: report\ndescription: curated\nallow: []",
         "server: t\nclients: {sources: [172.30.0.11/32, 'fd00::/8'], proxy_user: t.bot,"
                 + " token_sha256: 5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8}",
+        "server: t\nallow: [{host: db.example.com, ports: [5432]}]\n"
+                + "forwards: [{listen: 127.0.0.1:15432, to: db.example.com:5432}]",
+        "server: t\nallow: [{cidr: '2001:db8::/32', ports: [5432]}]\n"
+                + "forwards: [{listen: '[::1]:15432', to: '[2001:db8::5]:5432'}]",
     })
     void bothAccept(String yaml, @TempDir Path dir) throws Exception {
         Path file = dir.resolve("t.yaml");
@@ -94,6 +98,16 @@ class AllowlistSchemaTest {
         "server: t\nclients: {proxy_user: t, token_sha256: abc}",
         "server: t\nclients: {sources: 10.0.0.0/8}",
         "server: T\nallow: []",
+        "server: t\nallow: [{host: db.example.com, ports: [5432]}]\nforwards: {listen: 127.0.0.1:15432}",
+        "server: t\nallow: [{host: db.example.com, ports: [5432]}]\nforwards: [{listen: 127.0.0.1:15432}]",
+        "server: t\nallow: [{host: db.example.com, ports: [5432]}]\n"
+                + "forwards: [{listen: 'db.example.com:15432', to: db.example.com:5432}]",
+        "server: t\nallow: [{host: db.example.com, ports: [5432]}]\n"
+                + "forwards: [{listen: 127.0.0.1:0, to: db.example.com:5432}]",
+        "server: t\nallow: [{host: db.example.com, ports: [5432]}]\n"
+                + "forwards: [{listen: 127.0.0.1:15432, to: db.example.com}]",
+        "server: t\nallow: [{host: db.example.com, ports: [5432]}]\n"
+                + "forwards: [{listen: 127.0.0.1:15432, to: db.example.com:5432, via: x}]",
     })
     void bothReject(String yaml, @TempDir Path dir) throws Exception {
         Path file = dir.resolve("t.yaml");

@@ -42,7 +42,7 @@ class AllowlistValidationTest {
     void unknownTopLevelKeySuggestsTheKnownOne() {
         assertThat(check("unknown-key-top")).containsExactly(
                 error("unknown-key-top", 2, 1, "unknown key \"alow\"; did you mean \"allow\"?"
-                        + " Known keys: server, description, mode, clients, allow"));
+                        + " Known keys: server, description, mode, clients, allow, forwards"));
     }
 
     @Test
@@ -259,7 +259,7 @@ class AllowlistValidationTest {
     void yamlMergeKeysAndAliasBombs() {
         assertThat(check("yaml-features")).containsExactly(
                 error("yaml-features", 1, 1, "unknown key \"base\"; known keys: server, description, mode,"
-                        + " clients, allow"),
+                        + " clients, allow, forwards"),
                 error("yaml-features", 4, 5, "allow[0]: merge keys (<<) are not supported; write the keys out"));
         assertThat(check("alias-bomb")).containsExactly(error("alias-bomb", 1, 1,
                 "not valid YAML: Number of aliases for non-scalar nodes exceeds the specified max=20"));
@@ -331,7 +331,7 @@ class AllowlistValidationTest {
     @Test
     void topLevelList() {
         assertThat(check("top-level-list")).containsExactly(error("top-level-list", 1, 1,
-                "expected a mapping with keys server, description, mode, clients, allow, found a list"));
+                "expected a mapping with keys server, description, mode, clients, allow, forwards, found a list"));
     }
 
     @Test

@@ -21,6 +21,10 @@ final class EchoServer implements AutoCloseable {
     private final AtomicInteger accepts = new AtomicInteger();
 
     EchoServer(String bindAddress) throws Exception {
+        this(bindAddress, 0);
+    }
+
+    EchoServer(String bindAddress, int port) throws Exception {
         channel = new ServerBootstrap()
                 .group(group)
                 .channel(NioServerSocketChannel.class)
@@ -46,7 +50,7 @@ final class EchoServer implements AutoCloseable {
                         });
                     }
                 })
-                .bind(new InetSocketAddress(InetAddress.getByName(bindAddress), 0)).sync().channel();
+                .bind(new InetSocketAddress(InetAddress.getByName(bindAddress), port)).sync().channel();
     }
 
     int port() {

@@ -1,0 +1,76 @@
+package io.egressd.proxy;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.ReferenceCountUtil;
+
+/**
+ * Relays what one channel reads to its peer, counting bytes. When the peer cannot keep up,
+ * this side stops reading until it can (the peer's splice turns reading back on), so a slow
+ * reader never makes egressd buffer without bound.
+ */
+final class Splice extends ChannelInboundHandlerAdapter {
+
+    private final Channel peer;
+    private final StreamSession session;
+    private final boolean fromClient;
+
+    Splice(Channel peer, StreamSession session, boolean fromClient) {
+        this.peer = peer;
+        this.session = session;
+        this.fromClient = fromClient;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof ByteBuf bytes)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (fromClient) {
+            session.sent(bytes.readableBytes());
+        } else {
+            session.received(bytes.readableBytes());
+        }
+        peer.write(msg, peer.voidPromise());
+        if (!peer.isWritable()) {
+            peer.flush();
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        peer.flush();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        // This channel drained (or filled): let the peer, which writes into it, read again (or wait).
+        peer.config().setAutoRead(ctx.channel().isWritable());
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        session.end();
+        closeOnFlush(peer);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // Resets and broken pipes end a stream; they are not egressd's errors.
+        ctx.close();
+    }
+
+    /** Closes {@code channel} once what is queued for it is written. */
+    static void closeOnFlush(Channel channel) {
+        if (channel.isActive()) {
+            channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+}

@@ -1,0 +1,130 @@
+package io.egressd.proxy;
+
+import io.egressd.policy.Decision;
+import io.egressd.policy.Evaluation;
+import io.egressd.policy.Host;
+import io.egressd.policy.InvalidHostException;
+import io.egressd.policy.LearnedAddresses;
+import io.egressd.policy.Policy;
+import io.egressd.policy.Reason;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Decides one stream destination ({@code host:port} of a SOCKS5 request or a forward) exactly
+ * as the HTTP proxy decides a CONNECT: evaluate, resolve asynchronously, vet, pin. IP literals
+ * may also pass through the addresses the server learned from egressd's DNS. Refusals never
+ * cost a lookup; any exception becomes a refusal.
+ */
+final class StreamDecider {
+
+    private static final Logger log = LoggerFactory.getLogger(StreamDecider.class);
+
+    private final AsyncNameResolver resolver;
+    private final Duration lookupTimeout;
+    private final LearnedAddresses learned;
+    private final Route route;
+
+    /** @param learned the DNS-learned addresses, or null when IP literals go by cidr rules only */
+    StreamDecider(AsyncNameResolver resolver, Duration lookupTimeout, LearnedAddresses learned, Route route) {
+        this.resolver = resolver;
+        this.lookupTimeout = lookupTimeout;
+        this.learned = learned;
+        this.route = route;
+    }
+
+    /**
+     * The verdict; already complete unless a name had to be resolved, then completed on the
+     * resolver's thread. Never completes exceptionally.
+     */
+    CompletableFuture<StreamVerdict> decide(Policy policy, String server, String host, int port) {
+        try {
+            if (learned != null && policy.server(server) != null && literal(host) instanceof Host.Ip ip) {
+                return done(connectable(learned.decide(policy, server, ip, port), port));
+            }
+            Evaluation evaluation = policy.evaluate(server, host, port);
+            if (!evaluation.needsAddresses()) {
+                return done(connectable(evaluation.decision(), port));
+            }
+            CompletableFuture<List<InetAddress>> lookup;
+            try {
+                // copy(): the timeout is ours; the resolver's own future is left alone.
+                lookup = resolver.resolve(evaluation.name()).copy();
+            } catch (RuntimeException e) {
+                lookup = CompletableFuture.failedFuture(e);
+            }
+            return lookup.orTimeout(lookupTimeout.toMillis(), TimeUnit.MILLISECONDS).handle((addresses, error) -> {
+                try {
+                    if (error != null) {
+                        return lookupFailed(evaluation.name(), error);
+                    }
+                    if (addresses == null || addresses.isEmpty()) {
+                        return StreamVerdict.lookupFailed(evaluation.name() + " does not resolve");
+                    }
+                    return connectable(evaluation.vet(addresses), port);
+                } catch (RuntimeException e) {
+                    return failedClosed(policy, server, host, port, e);
+                }
+            });
+        } catch (RuntimeException e) {
+            return done(failedClosed(policy, server, host, port, e));
+        }
+    }
+
+    private static Host literal(String host) {
+        try {
+            return Host.parse(host);
+        } catch (InvalidHostException e) {
+            return null; // evaluate() refuses it as invalid_host
+        }
+    }
+
+    private StreamVerdict connectable(Decision decision, int port) {
+        if (!decision.allowed()) {
+            return StreamVerdict.deny(decision);
+        }
+        InetSocketAddress dial = decision.address() == null ? null
+                : route.to(new InetSocketAddress(decision.address(), port));
+        if (dial == null) {
+            // Cannot happen with a correct policy; refuse to dial rather than guess an address.
+            return StreamVerdict.failed("no dialable address for " + decision.host());
+        }
+        return StreamVerdict.connect(decision, dial);
+    }
+
+    private static StreamVerdict lookupFailed(String name, Throwable error) {
+        Throwable cause = error;
+        while ((cause instanceof CompletionException || cause instanceof ExecutionException)
+                && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        if (cause instanceof TimeoutException) {
+            return StreamVerdict.lookupFailed("looking up " + name + " timed out");
+        }
+        if (!(cause instanceof UnknownHostException)) {
+            log.debug("lookup of {} failed", name, cause);
+        }
+        return StreamVerdict.lookupFailed(name + " does not resolve");
+    }
+
+    /** A bug on the decision path: refuse, with the closest reason the contract has. */
+    private static StreamVerdict failedClosed(Policy policy, String server, String host, int port,
+                                              RuntimeException e) {
+        log.warn("refusing {}:{} after an error while deciding", host, port, e);
+        return StreamVerdict.deny(policy.refusal(Reason.INVALID_HOST, server, host, port));
+    }
+
+    private static CompletableFuture<StreamVerdict> done(StreamVerdict verdict) {
+        return CompletableFuture.completedFuture(verdict);
+    }
+}

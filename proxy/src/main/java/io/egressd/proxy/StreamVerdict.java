@@ -1,0 +1,43 @@
+package io.egressd.proxy;
+
+import io.egressd.policy.Decision;
+import java.net.InetSocketAddress;
+
+/**
+ * What a SOCKS5 request or a forwarded connection gets: a connection to the vetted address,
+ * or a refusal, or a failure that is not a policy decision.
+ *
+ * @param kind     which of these
+ * @param decision the policy's decision; null for {@link Kind#LOOKUP_FAILED} and {@link Kind#FAILED}
+ * @param dial     where to connect, for {@link Kind#CONNECT}
+ * @param message  a sentence for logs, for the failures
+ */
+record StreamVerdict(Kind kind, Decision decision, InetSocketAddress dial, String message) {
+
+    enum Kind {
+        /** Allowed: connect to {@code dial}. */
+        CONNECT,
+        /** Refused by the policy (or a limit). */
+        DENY,
+        /** The name did not resolve, or not in time. */
+        LOOKUP_FAILED,
+        /** No dialable address for an allowed decision. */
+        FAILED
+    }
+
+    static StreamVerdict connect(Decision decision, InetSocketAddress dial) {
+        return new StreamVerdict(Kind.CONNECT, decision, dial, null);
+    }
+
+    static StreamVerdict deny(Decision decision) {
+        return new StreamVerdict(Kind.DENY, decision, null, null);
+    }
+
+    static StreamVerdict lookupFailed(String message) {
+        return new StreamVerdict(Kind.LOOKUP_FAILED, null, null, message);
+    }
+
+    static StreamVerdict failed(String message) {
+        return new StreamVerdict(Kind.FAILED, null, null, message);
+    }
+}
