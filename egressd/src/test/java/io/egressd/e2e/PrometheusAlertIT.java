@@ -18,18 +18,21 @@ import tools.jackson.databind.JsonNode;
  * Issue 5, third "must show": a real Prometheus (the Debian binary) on loopback scrapes the real
  * daemon's admin listener every second and evaluates deploy/prometheus/egressd-alerts.yaml every
  * second; a burst of real denied requests through the proxy makes EgressdDeniedEgressSpike fire
- * for that server, and only for it, as seen through Prometheus's HTTP API.
+ * for that server, and only for it, as seen through Prometheus's HTTP API. Meanwhile a report-mode
+ * server's would-deny traffic (which flows) raises EgressdReportModeWouldDeny for it.
  */
 @ExtendWith(E2eExtension.class)
 class PrometheusAlertIT {
 
     @TempDir
     Path dir;
+    HttpUpstream http;
     Egressd egressd;
     PrometheusServer prometheus;
 
     @BeforeEach
     void start() throws Exception {
+        http = new HttpUpstream();
         Files.createDirectories(dir.resolve("allowlists"));
         Files.writeString(dir.resolve("allowlists/app.yaml"), """
                 server: app
@@ -44,6 +47,15 @@ class PrometheusAlertIT {
                   sources: [127.0.0.2/32]
                 allow:
                   - host: docs.example.com
+                """);
+        Files.writeString(dir.resolve("allowlists/reporter.yaml"), """
+                server: reporter
+                mode: report
+                clients:
+                  sources: [127.0.0.3/32]
+                allow:
+                  - cidr: 127.0.0.1/32
+                    ports: [1]
                 """);
         egressd = Egressd.start(dir, """
                 allowlists: allowlists
@@ -64,9 +76,20 @@ class PrometheusAlertIT {
                 prometheus.close();
             }
         } finally {
-            if (egressd != null) {
-                egressd.close();
+            try {
+                if (egressd != null) {
+                    egressd.close();
+                }
+            } finally {
+                http.close();
             }
+        }
+    }
+
+    /** A request by the report-mode server that its list does not allow: it flows, as a would-deny. */
+    private void wouldDeny() throws Exception {
+        try (ProxyClient c = ProxyClient.open("127.0.0.3", egressd.proxyPort)) {
+            assertThat(c.get(http.url("/reported")).status()).isEqualTo(200);
         }
     }
 
@@ -80,7 +103,7 @@ class PrometheusAlertIT {
     }
 
     @Test
-    void aBurstOfRealDenialsFiresTheDeniedEgressAlertForThatServer() throws Exception {
+    void realDenialsFireTheDeniedEgressAlertForTheirServerOnlyAndWouldDeniesTheReportModeAlert() throws Exception {
         try {
             prometheus.awaitReady(Duration.ofSeconds(60));
             await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250))
@@ -92,9 +115,12 @@ class PrometheusAlertIT {
             // plain increase()).
             deny("127.0.0.1", "first", 1);
             deny("127.0.0.2", "first", 1);
+            wouldDeny();
             await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250)).until(() ->
                     prometheus.query("sum(egressd_decisions_total{server=\"app\",decision=\"denied\"})") == 1.0
-                    && prometheus.query("sum(egressd_decisions_total{server=\"quiet\",decision=\"denied\"})") == 1.0);
+                    && prometheus.query("sum(egressd_decisions_total{server=\"quiet\",decision=\"denied\"})") == 1.0
+                    && prometheus.query("sum(egressd_decisions_total{server=\"reporter\",decision=\"would_deny\"})")
+                    == 1.0);
 
             // The burst: 100 refused requests by app over plain HTTP, 20 refused CONNECTs; quiet stays below.
             deny("127.0.0.1", "burst", 100);
@@ -104,6 +130,8 @@ class PrometheusAlertIT {
                 }
             }
             deny("127.0.0.2", "few", 10);
+            wouldDeny();
+            assertThat(http.requests).hasValue(2);
             assertThat(egressd.metric("egressd_decisions_total", "server", "app", "decision", "denied"))
                     .isEqualTo(121);
 
@@ -112,9 +140,11 @@ class PrometheusAlertIT {
                     .until(() -> prometheus.alertNames("firing").contains("EgressdDeniedEgressSpike/app"));
             long firedAfter = (System.nanoTime() - burst) / 1_000_000;
 
-            assertThat(prometheus.alertNames("firing")).containsExactly("EgressdDeniedEgressSpike/app");
+            assertThat(prometheus.alertNames("firing")).containsExactlyInAnyOrder("EgressdDeniedEgressSpike/app",
+                    "EgressdReportModeWouldDeny/reporter");
             assertThat(prometheus.alertNames("pending")).isEmpty();
-            JsonNode alert = prometheus.alerts("firing").get(0);
+            JsonNode alert = prometheus.alerts("firing").stream().filter(a -> a.get("labels").get("alertname")
+                    .asString().equals("EgressdDeniedEgressSpike")).findFirst().orElseThrow();
             assertThat(alert.get("labels").get("severity").asString()).isEqualTo("critical");
             assertThat(alert.get("annotations").get("summary").asString())
                     .startsWith("MCP server app: ").endsWith(" denied egress attempts in 5 minutes");
@@ -127,7 +157,10 @@ class PrometheusAlertIT {
                     .isEqualTo(20);
             assertThat(prometheus.query("sum(egressd_decisions_total{server=\"quiet\",decision=\"denied\"})"))
                     .isEqualTo(11);
+            assertThat(prometheus.query("sum(egressd_decisions_total{server=\"reporter\",decision=\"would_deny\"})"))
+                    .isEqualTo(2);
             assertThat(prometheus.query("egressd_audit_events_total{event=\"egress.denied\"}")).isEqualTo(132);
+            assertThat(prometheus.query("egressd_audit_events_total{event=\"egress.allowed\"}")).isEqualTo(2);
             assertThat(egressd.stdout().stream().filter(l -> l.contains("\"event\":\"egress.denied\"")))
                     .hasSize(132);
             System.out.printf("PrometheusAlertIT: EgressdDeniedEgressSpike fired %d ms after the burst%n",
