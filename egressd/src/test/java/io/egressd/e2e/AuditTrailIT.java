@@ -320,7 +320,8 @@ class AuditTrailIT {
         assertThat(echo.connections).hasValue(2);
         assertThat(dns.asked("secret.attacker.example") + dns.asked("c2VjcmV0.attacker.example")
                 + dns.asked("localhost")).isZero();
-        assertThat(dns.queries.get()).isBetween(1, 2);
+        assertThat(dns.asked("allowed.example.com")).as("the second may come from egressd's cache")
+                .isEqualTo(dns.queries.get()).isBetween(1, 2);
 
         // Stopping drains the queue: the trail is complete, no line lost or repeated at shutdown.
         egressd.stop();

@@ -61,12 +61,10 @@ final class Egressd implements AutoCloseable {
     final int adminPort;
     /** The policy version of the ready line: the one loaded at startup. */
     final String version;
-    final long startMillis;
 
     private Egressd(Path dir, Process process) throws IOException, InterruptedException {
         this.dir = dir;
         this.process = process;
-        long t0 = System.nanoTime();
         outReader = reader("egressd-stdout", process.getInputStream(), out::add);
         errReader = reader("egressd-stderr", process.getErrorStream(), line -> {
             err.add(line);
@@ -86,7 +84,6 @@ final class Egressd implements AutoCloseable {
         dnsPort = Integer.parseInt(m.group(2));
         adminPort = Integer.parseInt(m.group(3));
         version = m.group(4);
-        startMillis = (System.nanoTime() - t0) / 1_000_000;
     }
 
     /** Writes {@code dir/egressd.yaml} and starts {@code bin/egressd serve --config} on it; returns once it listens. */
