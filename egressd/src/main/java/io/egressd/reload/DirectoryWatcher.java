@@ -30,7 +30,7 @@ final class DirectoryWatcher implements AutoCloseable {
     private final ScheduledExecutorService poller;
     private final Duration pollInterval;
     private final boolean useWatchService;
-    // Only the poll task touches it, and the executor runs that task on one thread at a time.
+    // Only the poller's one thread touches it: the poll task, and reloads through seen().
     private List<String> lastSeen;
     private WatchService watchService;
     private Thread watchThread;
@@ -84,6 +84,16 @@ final class DirectoryWatcher implements AutoCloseable {
         } catch (InterruptedException | ClosedWatchServiceException e) {
             // Closing.
         }
+    }
+
+    /**
+     * A reload is about to read the directory as it looks now: the poll need not report it again.
+     * Without this, a change the WatchService reported and a reload already read looked new to
+     * the next poll, and a broken edit was rejected (audited, counted, logged) twice. Call on the
+     * poller's thread only.
+     */
+    void seen(List<String> fingerprint) {
+        lastSeen = fingerprint;
     }
 
     private void poll() {

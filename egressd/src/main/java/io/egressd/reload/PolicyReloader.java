@@ -40,7 +40,8 @@ public final class PolicyReloader implements Supplier<Policy>, AutoCloseable {
     private final Coalescer coalescer;
     // Read and written only on the worker thread.
     private boolean lastFailed;
-    private DirectoryWatcher watcher;
+    // Volatile: set by start(), read on the worker thread by reloads a signal handler may have queued.
+    private volatile DirectoryWatcher watcher;
 
     private PolicyReloader(Path directory, GlobalDeny deny, ReloadListener listener, ReloadSettings settings,
                            List<String> baseline, Policy initial) {
@@ -104,6 +105,11 @@ public final class PolicyReloader implements Supplier<Policy>, AutoCloseable {
     /** Runs on the worker thread only. */
     private ReloadOutcome reloadNow(Trigger trigger) {
         Policy kept = current.get();
+        DirectoryWatcher watching = watcher;
+        if (watching != null) {
+            // Taken before reading, so a change made during the read still looks new to the next poll.
+            watching.seen(DirectoryFingerprint.of(directory));
+        }
         Policy loaded;
         try {
             loaded = AllowlistLoader.load(directory, deny);

@@ -140,6 +140,21 @@ class PolicyReloaderTest {
         assertThat(reloader.get().version()).isEqualTo(good);
     }
 
+    @Test
+    void aBrokenEditSeenByBothTheWatchServiceAndThePollIsRejectedOnce() throws Exception {
+        Files.writeString(dir.resolve("slack.yaml"), SLACK);
+        // A short quiet period, so the watch event's reload runs before the next poll and the poll
+        // sees the change too; it must know the reload has already read it.
+        start(dir, new ReloadSettings(Duration.ofMillis(10), Duration.ofSeconds(1), Duration.ofMillis(200), true));
+        Files.writeString(dir.resolve("slack.yaml"), BROKEN);
+
+        await().atMost(Duration.ofSeconds(2)).until(() -> !listener.rejections().isEmpty());
+        await().during(Duration.ofMillis(1000)).atMost(Duration.ofSeconds(3))
+                .until(() -> listener.rejections().size() == 1);
+        assertThat(log.list.stream().map(ILoggingEvent::getFormattedMessage)
+                .filter(l -> l.startsWith("policy reload (file) rejected"))).hasSize(1);
+    }
+
     @ParameterizedTest(name = "watch service: {0}")
     @ValueSource(booleans = {true, false})
     void aConfigMapDataSwapIsPickedUp(boolean watch) throws Exception {
