@@ -155,19 +155,19 @@ public final class Evaluation {
     }
 
     private AllowRule usableVia(InetAddress address) {
-        AllowRule cidr = server.cidrRule(address, port);
-        if (cidr != null) {
-            return cidr;
-        }
+        // The host rule that matched the name speaks for a public address; checking the
+        // (linearly scanned) cidr rules first would only change which rule is reported.
         AddressClass kind = AddressClass.of(address);
         if (kind == AddressClass.PUBLIC) {
             return hostRules.get(0);
         }
-        if (kind == AddressClass.PRIVATE) {
-            for (AllowRule rule : hostRules) {
-                if (rule.privateAddresses()) {
-                    return rule;
-                }
+        AllowRule cidr = server.cidrRule(address, port);
+        if (cidr != null || kind != AddressClass.PRIVATE) {
+            return cidr;
+        }
+        for (AllowRule rule : hostRules) {
+            if (rule.privateAddresses()) {
+                return rule;
             }
         }
         return null;

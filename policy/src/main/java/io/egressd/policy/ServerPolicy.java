@@ -22,6 +22,7 @@ public final class ServerPolicy {
     private final Map<String, List<AllowRule>> exact = new HashMap<>();
     private final Map<String, List<AllowRule>> wildcardSuffixes = new HashMap<>();
     private final List<AllowRule> cidrRules = new ArrayList<>();
+    private final CidrIndex cidrIndex;
 
     public ServerPolicy(String name, String description, Mode mode, String file, Clients clients,
                         List<AllowRule> rules) {
@@ -48,6 +49,7 @@ public final class ServerPolicy {
                 exact.computeIfAbsent(rule.host().name(), k -> new ArrayList<>()).add(rule);
             }
         }
+        cidrIndex = new CidrIndex(cidrRules);
     }
 
     public String name() {
@@ -108,16 +110,7 @@ public final class ServerPolicy {
 
     /** The first cidr rule covering {@code address} and {@code port} (any port when port is 0). */
     AllowRule cidrRule(InetAddress address, int port) {
-        if (cidrRules.isEmpty()) {
-            return null;
-        }
-        byte[] bytes = address.getAddress();
-        for (AllowRule rule : cidrRules) {
-            if (rule.cidr().contains(bytes) && (port == 0 || rule.allowsPort(port))) {
-                return rule;
-            }
-        }
-        return null;
+        return cidrRules.isEmpty() ? null : cidrIndex.find(address.getAddress(), port);
     }
 
     /** Whether some cidr rule covers {@code address} at all, whatever its ports. */
