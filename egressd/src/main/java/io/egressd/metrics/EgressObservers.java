@@ -45,6 +45,11 @@ public final class EgressObservers implements EgressListener, ReloadListener {
     }
 
     @Override
+    public void upstreamConnected(Protocol protocol, Decision decision, long connectNanos) {
+        run(() -> metrics.upstreamConnected(java.time.Duration.ofNanos(connectNanos)));
+    }
+
+    @Override
     public void queried(InetSocketAddress client, Decision decision, String qname, String qtype, String rcode) {
         run(() -> audit.queried(client, decision, qname, qtype, rcode));
         run(() -> metrics.queried(client, decision, qname, qtype, rcode));

@@ -20,6 +20,10 @@ public interface EgressListener {
                         long bytesSent, long bytesReceived, long durationMillis) {
     }
 
+    /** An allowed connection's upstream TCP connection opened, {@code connectNanos} after it was begun. */
+    default void upstreamConnected(Protocol protocol, Decision decision, long connectNanos) {
+    }
+
     /** A DNS query was answered: allowed (forwarded or cached) or refused locally. */
     default void queried(InetSocketAddress client, Decision decision, String qname, String qtype, String rcode) {
     }

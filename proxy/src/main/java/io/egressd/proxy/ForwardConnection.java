@@ -107,6 +107,7 @@ final class ForwardConnection extends ChannelInboundHandlerAdapter {
     private void connect(ChannelHandlerContext ctx, StreamVerdict verdict) {
         session = new StreamSession(Protocol.TCP, client(ctx), verdict.decision(), config.listener());
         long left = config.connectTimeout().toMillis() - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+        long connectStarted = System.nanoTime();
         ChannelFuture connecting = Upstream.connect(ctx.channel(), verdict.dial(), left);
         upstream = connecting.channel();
         connecting.addListener((ChannelFuture done) -> {
@@ -118,6 +119,8 @@ final class ForwardConnection extends ChannelInboundHandlerAdapter {
             } else if (!ctx.channel().isActive()) {
                 upstream.close();
             } else {
+                config.listener().upstreamConnected(Protocol.TCP, verdict.decision(),
+                        System.nanoTime() - connectStarted);
                 spliced = true;
                 upstream.pipeline().addLast("splice", new Splice(ctx.channel(), session, false));
                 ctx.pipeline().replace(this, "splice", new Splice(upstream, session, true));

@@ -28,6 +28,15 @@ final class GuardedListener implements EgressListener {
     }
 
     @Override
+    public void upstreamConnected(Protocol protocol, Decision decision, long connectNanos) {
+        try {
+            delegate.upstreamConnected(protocol, decision, connectNanos);
+        } catch (RuntimeException e) {
+            log.warn("egress listener failed on the connect to {}:{}", decision.host(), decision.port(), e);
+        }
+    }
+
+    @Override
     public void closed(Protocol protocol, InetSocketAddress client, Decision decision, long bytesSent,
                        long bytesReceived, long durationMillis) {
         try {

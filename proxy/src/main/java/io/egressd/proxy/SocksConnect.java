@@ -137,6 +137,7 @@ final class SocksConnect extends ChannelInboundHandlerAdapter {
     private void connect(ChannelHandlerContext ctx, StreamVerdict verdict) {
         session = new StreamSession(Protocol.SOCKS5, client(ctx), verdict.decision(), config.listener());
         long left = config.connectTimeout().toMillis() - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+        long connectStarted = System.nanoTime();
         ChannelFuture connecting = Upstream.connect(ctx.channel(), verdict.dial(), left);
         upstream = connecting.channel();
         connecting.addListener((ChannelFuture done) -> {
@@ -146,6 +147,8 @@ final class SocksConnect extends ChannelInboundHandlerAdapter {
             } else if (!ctx.channel().isActive()) {
                 upstream.close();
             } else {
+                config.listener().upstreamConnected(Protocol.SOCKS5, verdict.decision(),
+                        System.nanoTime() - connectStarted);
                 ctx.writeAndFlush(SocksReplies.connected((InetSocketAddress) upstream.localAddress()));
                 splice(ctx);
             }
