@@ -272,7 +272,7 @@ final class EgressGate extends ChannelDuplexHandler {
         config.listener().decided(target.protocol(), client, decision);
         HopByHopHeaders.sanitizeClientRequest(request.headers());
         if (target.protocol() == Protocol.HTTP) {
-            target.pin(request, decision.address());
+            target.pin(request, decision.host(), decision.address());
         }
         Exchange started = new Exchange(target.protocol(), client, decision,
                 new InetSocketAddress(decision.address(), target.port()), this, ctx.executor());

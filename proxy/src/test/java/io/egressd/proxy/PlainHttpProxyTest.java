@@ -170,6 +170,40 @@ class PlainHttpProxyTest {
     }
 
     @Test
+    void theUpstreamGetsTheCanonicalHostNeverTheClientsSpellingOfIt() throws Exception {
+        int port = upstream.port();
+        RawHttp.Response spelled = RawHttp.send(fx.address(), "GET http://API.Test:" + port + "/spelled HTTP/1.1\r\n"
+                + "Host: api.TEST.:" + port + "\r\nProxy-Authorization: " + APP + "\r\n\r\n");
+        RawHttp.Response noHost = RawHttp.send(fx.address(), "GET http://Api.Test.:" + port + "/no-host HTTP/1.1\r\n"
+                + "Proxy-Authorization: " + APP + "\r\n\r\n");
+
+        assertThat(spelled.status()).isEqualTo(200);
+        assertThat(noHost.status()).isEqualTo(200);
+        List<LoggedRequest> seen = upstream.findAll(com.github.tomakehurst.wiremock.client.WireMock
+                .anyRequestedFor(anyUrl()));
+        assertThat(seen).extracting(r -> r.getHeader("Host")).containsExactly("api.test:" + port, "api.test:" + port);
+    }
+
+    @Test
+    void aRawNonAsciiHostIsInvalidHostAndNeverForwarded() throws Exception {
+        // U+00AD (soft hyphen), one byte on the wire: IDNA drops it, so it would pass as api.test.
+        String disguised = "a\u00ADpi.test:" + upstream.port();
+        RawHttp.Response inUri = RawHttp.send(fx.address(), "GET http://" + disguised + "/ HTTP/1.1\r\n"
+                + "Proxy-Authorization: " + APP + "\r\n\r\n");
+        RawHttp.Response inHost = RawHttp.send(fx.address(), "GET " + url("/") + " HTTP/1.1\r\nHost: " + disguised
+                + "\r\nProxy-Authorization: " + APP + "\r\n\r\n");
+        RawHttp.Response inConnect = RawHttp.send(fx.address(), "CONNECT " + disguised + " HTTP/1.1\r\n"
+                + "Proxy-Authorization: " + APP + "\r\n\r\n");
+
+        for (RawHttp.Response r : List.of(inUri, inHost, inConnect)) {
+            assertThat(r.status()).isEqualTo(403);
+            assertThat(r.header("X-Egressd-Denied")).isEqualTo("invalid_host");
+        }
+        assertThat(upstream.getAllServeEvents()).isEmpty();
+        assertThat(fx.listener.closed).isEmpty();
+    }
+
+    @Test
     void anOriginFormRequestGets400() throws Exception {
         RawHttp.Response raw = RawHttp.send(fx.address(), "GET /big HTTP/1.1\r\nHost: api.test\r\n\r\n");
 
