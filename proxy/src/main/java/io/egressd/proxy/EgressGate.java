@@ -295,8 +295,11 @@ final class EgressGate extends ChannelDuplexHandler {
         config.listener().decided(verdict.target().protocol(), client, verdict.decision());
         boolean challenge = verdict.kind() == Verdict.Kind.CHALLENGE;
         // A 407 keeps the connection for the retry with credentials, except after a CONNECT: its head
-        // stopped HTTP decoding (stopDecoding), so a refused CONNECT always closes.
+        // stopped HTTP decoding (stopDecoding), so a refused CONNECT always closes. A client that sent
+        // Expect may withhold its body after this answer; waiting to discard that body would swallow
+        // the next request as body, so that connection closes too.
         boolean close = !HttpUtil.isKeepAlive(request) || verdict.target().protocol() == Protocol.CONNECT
+                || request.headers().contains(HttpHeaderNames.EXPECT)
                 || !challenge && verdict.decision().reason() == Reason.LIMIT_EXCEEDED;
         ReferenceCountUtil.release(request);
         answer(challenge ? Responses.challenge(verdict.decision(), close)

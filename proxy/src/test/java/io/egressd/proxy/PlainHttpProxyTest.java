@@ -332,6 +332,26 @@ class PlainHttpProxyTest {
     }
 
     @Test
+    void aRefusedRequestThatExpects100ContinueClosesRatherThanWaitForItsBody() throws Exception {
+        try (java.net.Socket socket = new java.net.Socket()) {
+            socket.connect(fx.address(), 5000);
+            socket.setSoTimeout(10_000);
+            // As curl sends it: the head only; the body follows a 100 Continue, which never comes.
+            socket.getOutputStream().write(("POST http://denied.test:" + upstream.port() + "/x HTTP/1.1\r\n"
+                    + "Host: denied.test:" + upstream.port() + "\r\nProxy-Authorization: " + APP + "\r\n"
+                    + "Content-Length: 11\r\nExpect: 100-continue\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            RawHttp.Response refused = RawHttp.read(socket, true);
+
+            assertThat(refused.status()).isEqualTo(403);
+            assertThat(refused.header("X-Egressd-Denied")).isEqualTo("host_not_allowed");
+            // Kept open, the proxy would take the client's next request for the 11 bytes it waits for.
+            assertThat(refused.header("Connection")).isEqualTo("close");
+            assertThat(refused.closed()).isTrue();
+        }
+        assertThat(upstream.getAllServeEvents()).isEmpty();
+    }
+
+    @Test
     void anUnparseableRequestGets400() throws Exception {
         RawHttp.Response response = RawHttp.send(fx.address(), "GET http://api.test/ HTTP/1.1\r\n"
                 + "Bad Header Line Without Colon\r\n" + "X".repeat(70_000) + "\r\n\r\n");
