@@ -310,12 +310,15 @@ final class EgressGate extends ChannelDuplexHandler {
         Decision decision = verdict.decision();
         RequestTarget target = verdict.target();
         config.listener().decided(target.protocol(), client, decision);
+        // Read before the headers go: the filter strips Connection from this very request on its way
+        // upstream, after which LittleProxy would take it for keep-alive.
+        boolean clientCloses = target.protocol() == Protocol.HTTP && !HttpUtil.isKeepAlive(request);
         HopByHopHeaders.sanitizeClientRequest(request.headers());
         if (target.protocol() == Protocol.HTTP) {
             target.pin(request, decision.host(), decision.address());
         }
         Exchange started = new Exchange(target.protocol(), client, decision,
-                new InetSocketAddress(decision.address(), target.port()), this, ctx.executor());
+                new InetSocketAddress(decision.address(), target.port()), clientCloses, this, ctx.executor());
         exchange = started;
         state = target.protocol() == Protocol.CONNECT ? State.AWAITING_UPSTREAM : State.FORWARDING_BODY;
         ctx.channel().attr(Exchange.NEXT).set(started);
@@ -384,15 +387,30 @@ final class EgressGate extends ChannelDuplexHandler {
                 ((HttpResponse) msg).headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
                 return true;
             }
-            case ANSWER_STARTED -> upstreamAnswered();
+            case ANSWER_STARTED -> {
+                markClose(current, msg);
+                upstreamAnswered();
+            }
             case ANSWER_ENDED -> {
+                markClose(current, msg);
                 upstreamAnswered();
                 finishExchange();
+                if (current.clientCloses) {
+                    state = State.CLOSING;
+                    return true;
+                }
                 schedulePump();
             }
             case NOTHING -> { }
         }
         return false;
+    }
+
+    /** The answer to a client that sent {@code Connection: close} says so; the gate closes after it. */
+    private static void markClose(Exchange current, HttpObject msg) {
+        if (current.clientCloses && msg instanceof HttpResponse head) {
+            head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
     }
 
     /** An answer, LittleProxy's 502 included, means connecting is over; LittleProxy drops any body left. */

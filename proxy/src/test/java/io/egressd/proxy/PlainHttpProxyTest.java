@@ -352,6 +352,22 @@ class PlainHttpProxyTest {
     }
 
     @Test
+    void aClientsConnectionCloseIsHonouredOnAnAllowedRequest() throws Exception {
+        RawHttp.Response response = RawHttp.send(fx.address(), "GET " + url("/close") + " HTTP/1.1\r\n"
+                + "Host: api.test:" + upstream.port() + "\r\nConnection: close\r\nProxy-Authorization: " + APP
+                + "\r\n\r\n");
+
+        assertThat(response.status()).isEqualTo(200);
+        assertThat(response.body()).isEqualTo("hello from wiremock");
+        assertThat(response.header("Connection")).isEqualTo("close");
+        assertThat(response.closed()).isTrue();
+        // Still hop-by-hop: the upstream connection is the proxy's own.
+        assertThat(upstream.findAll(com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor(
+                com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/close"))))
+                .singleElement().satisfies(r -> assertThat(r.containsHeader("Connection")).isFalse());
+    }
+
+    @Test
     void anUnparseableRequestGets400() throws Exception {
         RawHttp.Response response = RawHttp.send(fx.address(), "GET http://api.test/ HTTP/1.1\r\n"
                 + "Bad Header Line Without Colon\r\n" + "X".repeat(70_000) + "\r\n\r\n");
