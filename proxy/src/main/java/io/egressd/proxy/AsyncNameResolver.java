@@ -20,7 +20,8 @@ public interface AsyncNameResolver {
     CompletableFuture<List<InetAddress>> resolve(String name);
 
     /**
-     * The operating system's resolver ({@link InetAddress#getAllByName}) on a few dedicated
+     * The operating system's resolver ({@link InetAddress#getAllByName}, asked for the absolute
+     * name so resolv.conf search domains never apply; /etc/hosts first) on a few dedicated
      * daemon threads, giving up after {@code timeout}.
      */
     static AsyncNameResolver system(Duration timeout) {

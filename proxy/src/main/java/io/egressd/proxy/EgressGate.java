@@ -12,8 +12,10 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
@@ -21,6 +23,7 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
+import java.nio.channels.ClosedChannelException;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.CompletableFuture;
@@ -58,7 +61,7 @@ final class EgressGate extends ChannelDuplexHandler {
         DISCARDING_BODY,
         /** CONNECT established: raw bytes. */
         TUNNEL,
-        /** Answered and closing; nothing more is read. */
+        /** Answered and closing; nothing more is read, and nothing LittleProxy writes goes out. */
         CLOSING
     }
 
@@ -72,6 +75,8 @@ final class EgressGate extends ChannelDuplexHandler {
     private boolean overLimit;
     private boolean counted;
     private boolean pausedReading;
+    /** A CONNECT head was read and HTTP decoding stopped: until the tunnel opens, any byte is early. */
+    private boolean connectHeadRead;
     private ScheduledFuture<?> connectGuard;
 
     EgressGate(GateConfig config) {
@@ -119,14 +124,46 @@ final class EgressGate extends ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (state == State.TUNNEL && inbox.isEmpty()) {
-            relay(msg);
-        } else if (state == State.CLOSING) {
+        if (state == State.CLOSING) {
             ReferenceCountUtil.release(msg);
+        } else if (connectHeadRead && state != State.TUNNEL && !endOfConnectHead(msg)) {
+            ReferenceCountUtil.release(msg);
+            closeWith(Responses.failure(HttpResponseStatus.BAD_REQUEST,
+                    "data arrived before the CONNECT was answered; send it after the 200"));
+        } else if (state == State.TUNNEL && inbox.isEmpty()) {
+            relay(msg);
         } else {
             inbox.add(msg);
+            if (msg instanceof HttpRequest request && HttpMethod.CONNECT.equals(request.method())
+                    && request.decoderResult().isSuccess()) {
+                connectHeadRead = true;
+                stopDecoding();
+            }
             pump();
         }
+    }
+
+    /** The empty last content the decoder emits with a CONNECT head; the only message that may follow it. */
+    private static boolean endOfConnectHead(Object msg) {
+        return msg instanceof LastHttpContent last && !(msg instanceof HttpRequest) && !last.content().isReadable();
+    }
+
+    /**
+     * After a CONNECT head the connection is a tunnel or closed, so no later byte may be read as
+     * HTTP: removing LittleProxy's decoder now (it removes it itself once the tunnel is up) makes
+     * Netty pass the bytes it holds, and all later ones, on undecoded. Bytes read before the tunnel
+     * opens are refused in channelRead; they are not held for the tunnel, because handing them to
+     * LittleProxy before its tunnel step has run would block this loop. Reading is paused while
+     * the CONNECT is decided, so bytes sent meanwhile wait in the socket and are read as tunnel data.
+     */
+    private void stopDecoding() {
+        HttpRequestDecoder decoder = ctx.pipeline().get(HttpRequestDecoder.class);
+        if (decoder == null) {
+            log.warn("no HTTP decoder in the client pipeline to stop after a CONNECT; refusing");
+            failClosed();
+            return;
+        }
+        ctx.pipeline().remove(decoder); // may call channelRead with the undecoded rest right away
     }
 
     /** Handles queued messages until the gate has to wait; reads from the client only while it need not. */
@@ -257,10 +294,13 @@ final class EgressGate extends ChannelDuplexHandler {
     private void refuse(HttpRequest request, Verdict verdict) {
         config.listener().decided(verdict.target().protocol(), client, verdict.decision());
         boolean challenge = verdict.kind() == Verdict.Kind.CHALLENGE;
-        // A 407 keeps the connection for the retry with credentials; a refused CONNECT always closes.
-        boolean close = !HttpUtil.isKeepAlive(request)
-                || !challenge && (verdict.target().protocol() == Protocol.CONNECT
-                        || verdict.decision().reason() == Reason.LIMIT_EXCEEDED);
+        // A 407 keeps the connection for the retry with credentials, except after a CONNECT: its head
+        // stopped HTTP decoding (stopDecoding), so a refused CONNECT always closes. A client that sent
+        // Expect may withhold its body after this answer; waiting to discard that body would swallow
+        // the next request as body, so that connection closes too.
+        boolean close = !HttpUtil.isKeepAlive(request) || verdict.target().protocol() == Protocol.CONNECT
+                || request.headers().contains(HttpHeaderNames.EXPECT)
+                || !challenge && verdict.decision().reason() == Reason.LIMIT_EXCEEDED;
         ReferenceCountUtil.release(request);
         answer(challenge ? Responses.challenge(verdict.decision(), close)
                 : Responses.denied(verdict.decision(), close), close);
@@ -270,12 +310,15 @@ final class EgressGate extends ChannelDuplexHandler {
         Decision decision = verdict.decision();
         RequestTarget target = verdict.target();
         config.listener().decided(target.protocol(), client, decision);
+        // Read before the headers go: the filter strips Connection from this very request on its way
+        // upstream, after which LittleProxy would take it for keep-alive.
+        boolean clientCloses = target.protocol() == Protocol.HTTP && !HttpUtil.isKeepAlive(request);
         HopByHopHeaders.sanitizeClientRequest(request.headers());
         if (target.protocol() == Protocol.HTTP) {
-            target.pin(request, decision.address());
+            target.pin(request, decision.host(), decision.address());
         }
         Exchange started = new Exchange(target.protocol(), client, decision,
-                new InetSocketAddress(decision.address(), target.port()), this, ctx.executor());
+                new InetSocketAddress(decision.address(), target.port()), clientCloses, this, ctx.executor());
         exchange = started;
         state = target.protocol() == Protocol.CONNECT ? State.AWAITING_UPSTREAM : State.FORWARDING_BODY;
         ctx.channel().attr(Exchange.NEXT).set(started);
@@ -306,6 +349,12 @@ final class EgressGate extends ChannelDuplexHandler {
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
         Exchange current = exchange;
+        if (state == State.CLOSING) {
+            // Answered here and closing: nothing of LittleProxy's (a late 200 or 502) may follow that answer.
+            ReferenceCountUtil.release(msg);
+            promise.tryFailure(new ClosedChannelException());
+            return;
+        }
         if (state == State.TUNNEL) {
             if (msg instanceof ByteBuf bytes && current != null) {
                 current.received(bytes.readableBytes());
@@ -338,15 +387,30 @@ final class EgressGate extends ChannelDuplexHandler {
                 ((HttpResponse) msg).headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
                 return true;
             }
-            case ANSWER_STARTED -> upstreamAnswered();
+            case ANSWER_STARTED -> {
+                markClose(current, msg);
+                upstreamAnswered();
+            }
             case ANSWER_ENDED -> {
+                markClose(current, msg);
                 upstreamAnswered();
                 finishExchange();
+                if (current.clientCloses) {
+                    state = State.CLOSING;
+                    return true;
+                }
                 schedulePump();
             }
             case NOTHING -> { }
         }
         return false;
+    }
+
+    /** The answer to a client that sent {@code Connection: close} says so; the gate closes after it. */
+    private static void markClose(Exchange current, HttpObject msg) {
+        if (current.clientCloses && msg instanceof HttpResponse head) {
+            head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
     }
 
     /** An answer, LittleProxy's 502 included, means connecting is over; LittleProxy drops any body left. */
@@ -373,17 +437,24 @@ final class EgressGate extends ChannelDuplexHandler {
 
     /** Something failed where it should not: answer 403 with a reason and close, never just drop. */
     private void failClosed() {
+        closeWith(Responses.denied(new Decision(false, Reason.INVALID_HOST, null, null, false, "-", 0, null, null,
+                "-"), true));
+    }
+
+    /** Answers {@code response} and closes; only closes when part of another answer is already out. */
+    private void closeWith(FullHttpResponse response) {
         if (state == State.CLOSING || !ctx.channel().isActive()) {
+            response.release();
             return;
         }
         if (state == State.TUNNEL || exchange != null && exchange.answered()) {
             // Part of an answer is already on the wire; another answer would corrupt it.
+            response.release();
             state = State.CLOSING;
             ctx.close();
             return;
         }
-        answer(Responses.denied(new Decision(false, Reason.INVALID_HOST, null, null, false, "-", 0, null, null,
-                "-"), true), true);
+        answer(response, true);
     }
 
     private void startConnectGuard(Exchange started) {

@@ -41,6 +41,8 @@ final class Exchange {
     final Decision decision;
     /** The vetted address and port: the only place this exchange may connect to. */
     final InetSocketAddress dial;
+    /** The client asked to close its connection after this exchange's answer (HTTP only). */
+    final boolean clientCloses;
 
     private final EgressGate gate;
     private final EventExecutor loop;
@@ -53,11 +55,12 @@ final class Exchange {
     private volatile boolean connectStarted;
 
     Exchange(Protocol protocol, InetSocketAddress client, Decision decision, InetSocketAddress dial,
-             EgressGate gate, EventExecutor loop) {
+             boolean clientCloses, EgressGate gate, EventExecutor loop) {
         this.protocol = protocol;
         this.client = client;
         this.decision = decision;
         this.dial = dial;
+        this.clientCloses = clientCloses;
         this.gate = gate;
         this.loop = loop;
     }

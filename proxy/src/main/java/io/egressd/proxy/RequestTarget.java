@@ -39,13 +39,13 @@ record RequestTarget(Protocol protocol, String host, int port, String path, Stri
     /**
      * Readies an allowed plain-HTTP request for LittleProxy: the URI's authority becomes the
      * pinned address, because LittleProxy keys reusable upstream connections by it (so a
-     * kept-alive connection is reused only for the same vetted address); the Host header keeps
-     * the name, and is added from the URI when the client sent none.
+     * kept-alive connection is reused only for the same vetted address), and the Host header
+     * becomes the canonical name the policy checked, never the client's spelling of it.
+     *
+     * @param canonicalHost the decision's host: a lower-case ASCII name or an IP literal
      */
-    void pin(HttpRequest request, InetAddress address) {
-        if (!request.headers().contains(HttpHeaderNames.HOST)) {
-            request.headers().set(HttpHeaderNames.HOST, port == 80 ? host : host + ":" + port);
-        }
+    void pin(HttpRequest request, String canonicalHost, InetAddress address) {
+        request.headers().set(HttpHeaderNames.HOST, port == 80 ? canonicalHost : canonicalHost + ":" + port);
         String literal = address.getHostAddress();
         int zone = literal.indexOf('%');
         if (zone >= 0) {
@@ -110,8 +110,11 @@ record RequestTarget(Protocol protocol, String host, int port, String path, Stri
             return "more than one Host header";
         }
         Authority header = Authority.split(hosts.get(0));
+        if (header.problem != null) {
+            return "Host header: " + header.problem;
+        }
         int headerPort = header.port == 0 ? 80 : header.port;
-        if (header.problem != null || headerPort != uriPort) {
+        if (headerPort != uriPort) {
             return "Host header does not match the request URI";
         }
         try {
@@ -137,6 +140,13 @@ record RequestTarget(Protocol protocol, String host, int port, String path, Stri
     private record Authority(String host, int port, String problem) {
 
         static Authority split(String authority) {
+            for (int i = 0; i < authority.length(); i++) {
+                // URIs and Host are ASCII (RFC 3986, 9110). Raw bytes above 0x7f are a client bug or a
+                // disguise: IDNA would map or drop them (a soft hyphen vanishes), so they are refused.
+                if (authority.charAt(i) > 0x7f) {
+                    return new Authority(authority, 0, "non-ASCII host; send the IDNA form (xn--...)");
+                }
+            }
             String host;
             String portText = null;
             if (authority.startsWith("[")) {

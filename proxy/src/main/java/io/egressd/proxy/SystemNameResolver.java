@@ -1,8 +1,12 @@
 package io.egressd.proxy;
 
+import io.netty.resolver.HostsFileEntriesProvider;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -11,15 +15,42 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** {@link InetAddress#getAllByName} made asynchronous. */
+/**
+ * {@link InetAddress#getAllByName} made asynchronous, for the absolute name only.
+ *
+ * <p>A name without a trailing dot is relative to glibc: with resolv.conf's {@code search} and
+ * {@code ndots} (Kubernetes: {@code ndots:5}), {@code api.github.com} is first tried as
+ * {@code api.github.com.<ns>.svc.cluster.local}, which anyone who can create a record or
+ * Service there answers. So DNS is asked for {@code name + "."}, which glibc's resolver never
+ * extends. glibc's files backend, though, compares the name exactly and does not find
+ * {@code localhost.} in /etc/hosts ({@code getent ahosts localhost.} fails, glibc 2.36), so
+ * /etc/hosts is read here first, as glibc's {@code hosts: files dns} order would: a name listed
+ * there answers from it, every other name goes to getaddrinfo in its absolute form.
+ */
 final class SystemNameResolver implements AsyncNameResolver {
 
+    /** The blocking lookup; {@link InetAddress#getAllByName} outside tests. */
+    @FunctionalInterface
+    interface Lookup {
+        InetAddress[] all(String name) throws UnknownHostException;
+    }
+
+    private static final Path HOSTS = Path.of("/etc/hosts");
+
     private final Duration timeout;
+    private final Path hostsFile;
+    private final Lookup lookup;
     // getAllByName blocks and cannot be interrupted, so it gets threads of its own, never an I/O thread.
     private final ExecutorService lookups;
 
     SystemNameResolver(Duration timeout, int threads) {
+        this(timeout, threads, HOSTS, InetAddress::getAllByName);
+    }
+
+    SystemNameResolver(Duration timeout, int threads, Path hostsFile, Lookup lookup) {
         this.timeout = timeout;
+        this.hostsFile = hostsFile;
+        this.lookup = lookup;
         AtomicInteger n = new AtomicInteger();
         ThreadFactory factory = r -> {
             Thread t = new Thread(r, "egressd-dns-" + n.incrementAndGet());
@@ -37,15 +68,32 @@ final class SystemNameResolver implements AsyncNameResolver {
                 return; // timed out while queued behind slow lookups
             }
             try {
-                InetAddress[] found = InetAddress.getAllByName(name);
-                if (found.length == 0) {
-                    throw new UnknownHostException(name);
-                }
-                result.complete(List.of(found));
-            } catch (UnknownHostException | RuntimeException e) {
+                result.complete(lookUp(name));
+            } catch (IOException | RuntimeException e) {
                 result.completeExceptionally(e);
             }
         });
         return result.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private List<InetAddress> lookUp(String name) throws IOException {
+        List<InetAddress> listed = fromHostsFile(name);
+        if (!listed.isEmpty()) {
+            return listed;
+        }
+        InetAddress[] found = lookup.all(name.endsWith(".") ? name : name + ".");
+        if (found.length == 0) {
+            throw new UnknownHostException(name);
+        }
+        return List.of(found);
+    }
+
+    /** Read on every lookup, as glibc does: the file is small and may change (Kubernetes writes it). */
+    private List<InetAddress> fromHostsFile(String name) throws IOException {
+        HostsFileEntriesProvider entries = HostsFileEntriesProvider.parser().parse(hostsFile.toFile());
+        // The parser lower-cases names; canonical names are lower-case already.
+        List<InetAddress> found = new ArrayList<>(entries.ipv4Entries().getOrDefault(name, List.of()));
+        found.addAll(entries.ipv6Entries().getOrDefault(name, List.of()));
+        return List.copyOf(found);
     }
 }

@@ -221,6 +221,42 @@ class ConnectProxyTest {
     }
 
     @Test
+    void aConnectWithoutCredentialsGets407AndAClose() throws Exception {
+        // HTTP decoding stops at a CONNECT head, so the retry with credentials needs a new
+        // connection (java.net.http opens one anyway, see the authenticator test above).
+        RawHttp.Response response = RawHttp.send(fx.address(), "CONNECT api.test:" + upstream.httpsPort()
+                + " HTTP/1.1\r\n\r\n");
+
+        assertThat(response.status()).isEqualTo(407);
+        assertThat(response.header("Proxy-Authenticate")).isEqualTo("Basic realm=\"egressd\"");
+        assertThat(response.header("Connection")).isEqualTo("close");
+        assertThat(response.closed()).isTrue();
+    }
+
+    @Test
+    void bytesSentWithTheConnectHeadGet400AndAClose() throws Exception {
+        try (EchoServer echo = new EchoServer("127.0.0.1");
+             ProxyFixture early = new ProxyFixture(
+                     Allowlist.load(dir, Allowlist.server("app").credentials("app", "app-token")
+                             .cidr("127.0.0.1/32", echo.port())),
+                     new LoopbackResolver())) {
+            String head = "CONNECT 127.0.0.1:" + echo.port() + " HTTP/1.1\r\nProxy-Authorization: " + APP
+                    + "\r\n\r\n";
+            // One write each, so the proxy reads the head and what follows it together.
+            RawHttp.Response request = RawHttp.send(early.address(), head
+                    + "GET http://127.0.0.1:" + echo.port() + "/smuggled HTTP/1.1\r\n\r\n");
+            // A TLS record header: an HTTP decoder skips its control bytes and waits for a line end.
+            RawHttp.Response binary = RawHttp.send(early.address(), head + "\u0016\u0003\u0001\u0000\u0005hello");
+
+            for (RawHttp.Response r : List.of(request, binary)) {
+                assertThat(r.status()).isEqualTo(400);
+                assertThat(r.body()).contains("before the CONNECT was answered");
+                assertThat(r.closed()).isTrue();
+            }
+        }
+    }
+
+    @Test
     void aQuietTunnelLivesUntilTheIdleTimeoutAndNoLonger() throws Exception {
         try (EchoServer echo = new EchoServer("127.0.0.1");
              ProxyFixture idle = new ProxyFixture(

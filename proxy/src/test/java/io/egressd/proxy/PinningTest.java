@@ -100,7 +100,7 @@ class PinningTest {
         assertThat(two.accepts()).isEqualTo(before + 2);
         assertThat(fx.resolver.calls("pinned.test")).isEqualTo(lookups + 2);
         assertThat(two.requestHeads).anySatisfy(head -> assertThat(head)
-                .startsWith("GET /a HTTP/1.1").contains("Host: pinned.test:" + port));
+                .startsWith("GET /a HTTP/1.1").containsIgnoringCase("\r\nHost: pinned.test:" + port + "\r\n"));
     }
 
     @Test

@@ -170,6 +170,40 @@ class PlainHttpProxyTest {
     }
 
     @Test
+    void theUpstreamGetsTheCanonicalHostNeverTheClientsSpellingOfIt() throws Exception {
+        int port = upstream.port();
+        RawHttp.Response spelled = RawHttp.send(fx.address(), "GET http://API.Test:" + port + "/spelled HTTP/1.1\r\n"
+                + "Host: api.TEST.:" + port + "\r\nProxy-Authorization: " + APP + "\r\n\r\n");
+        RawHttp.Response noHost = RawHttp.send(fx.address(), "GET http://Api.Test.:" + port + "/no-host HTTP/1.1\r\n"
+                + "Proxy-Authorization: " + APP + "\r\n\r\n");
+
+        assertThat(spelled.status()).isEqualTo(200);
+        assertThat(noHost.status()).isEqualTo(200);
+        List<LoggedRequest> seen = upstream.findAll(com.github.tomakehurst.wiremock.client.WireMock
+                .anyRequestedFor(anyUrl()));
+        assertThat(seen).extracting(r -> r.getHeader("Host")).containsExactly("api.test:" + port, "api.test:" + port);
+    }
+
+    @Test
+    void aRawNonAsciiHostIsInvalidHostAndNeverForwarded() throws Exception {
+        // U+00AD (soft hyphen), one byte on the wire: IDNA drops it, so it would pass as api.test.
+        String disguised = "a\u00ADpi.test:" + upstream.port();
+        RawHttp.Response inUri = RawHttp.send(fx.address(), "GET http://" + disguised + "/ HTTP/1.1\r\n"
+                + "Proxy-Authorization: " + APP + "\r\n\r\n");
+        RawHttp.Response inHost = RawHttp.send(fx.address(), "GET " + url("/") + " HTTP/1.1\r\nHost: " + disguised
+                + "\r\nProxy-Authorization: " + APP + "\r\n\r\n");
+        RawHttp.Response inConnect = RawHttp.send(fx.address(), "CONNECT " + disguised + " HTTP/1.1\r\n"
+                + "Proxy-Authorization: " + APP + "\r\n\r\n");
+
+        for (RawHttp.Response r : List.of(inUri, inHost, inConnect)) {
+            assertThat(r.status()).isEqualTo(403);
+            assertThat(r.header("X-Egressd-Denied")).isEqualTo("invalid_host");
+        }
+        assertThat(upstream.getAllServeEvents()).isEmpty();
+        assertThat(fx.listener.closed).isEmpty();
+    }
+
+    @Test
     void anOriginFormRequestGets400() throws Exception {
         RawHttp.Response raw = RawHttp.send(fx.address(), "GET /big HTTP/1.1\r\nHost: api.test\r\n\r\n");
 
@@ -295,6 +329,42 @@ class PlainHttpProxyTest {
                 .anyRequestedFor(anyUrl()));
         assertThat(seen).hasSize(1);
         assertThat(seen.get(0).getHeader("Host")).isEqualTo("api.test:" + upstream.port());
+    }
+
+    @Test
+    void aRefusedRequestThatExpects100ContinueClosesRatherThanWaitForItsBody() throws Exception {
+        try (java.net.Socket socket = new java.net.Socket()) {
+            socket.connect(fx.address(), 5000);
+            socket.setSoTimeout(10_000);
+            // As curl sends it: the head only; the body follows a 100 Continue, which never comes.
+            socket.getOutputStream().write(("POST http://denied.test:" + upstream.port() + "/x HTTP/1.1\r\n"
+                    + "Host: denied.test:" + upstream.port() + "\r\nProxy-Authorization: " + APP + "\r\n"
+                    + "Content-Length: 11\r\nExpect: 100-continue\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            RawHttp.Response refused = RawHttp.read(socket, true);
+
+            assertThat(refused.status()).isEqualTo(403);
+            assertThat(refused.header("X-Egressd-Denied")).isEqualTo("host_not_allowed");
+            // Kept open, the proxy would take the client's next request for the 11 bytes it waits for.
+            assertThat(refused.header("Connection")).isEqualTo("close");
+            assertThat(refused.closed()).isTrue();
+        }
+        assertThat(upstream.getAllServeEvents()).isEmpty();
+    }
+
+    @Test
+    void aClientsConnectionCloseIsHonouredOnAnAllowedRequest() throws Exception {
+        RawHttp.Response response = RawHttp.send(fx.address(), "GET " + url("/close") + " HTTP/1.1\r\n"
+                + "Host: api.test:" + upstream.port() + "\r\nConnection: close\r\nProxy-Authorization: " + APP
+                + "\r\n\r\n");
+
+        assertThat(response.status()).isEqualTo(200);
+        assertThat(response.body()).isEqualTo("hello from wiremock");
+        assertThat(response.header("Connection")).isEqualTo("close");
+        assertThat(response.closed()).isTrue();
+        // Still hop-by-hop: the upstream connection is the proxy's own.
+        assertThat(upstream.findAll(com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor(
+                com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo("/close"))))
+                .singleElement().satisfies(r -> assertThat(r.containsHeader("Connection")).isFalse());
     }
 
     @Test

@@ -66,6 +66,17 @@ class RequestTargetTest {
     }
 
     @Test
+    void rawNonAsciiHostsAreInvalidEvenWhereIdnaWouldMakeThemValid() throws Exception {
+        // As Netty decodes them: one char per byte. U+00AD vanishes in IDNA; U+3002 is a full stop.
+        assertThat(RequestTarget.of(request(HttpMethod.GET, "http://a\u00ADpi.example.com/")).problem())
+                .contains("non-ASCII");
+        assertThat(RequestTarget.of(request(HttpMethod.GET, "http://api.example.com/", "api\u3002example.com"))
+                .problem()).contains("non-ASCII");
+        assertThat(RequestTarget.of(request(HttpMethod.CONNECT, "b\u00FCcher.example:443")).valid()).isFalse();
+        assertThat(RequestTarget.of(request(HttpMethod.GET, "http://xn--bcher-kva.example/")).valid()).isTrue();
+    }
+
+    @Test
     void originFormAndOtherSchemesAreNotProxyRequests() {
         assertThatThrownBy(() -> RequestTarget.of(request(HttpMethod.GET, "/index.html", "api.example.com")))
                 .isInstanceOf(RequestTarget.NotProxyRequest.class).hasMessageContaining("absolute form");

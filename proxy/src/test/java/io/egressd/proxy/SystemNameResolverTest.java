@@ -1,0 +1,68 @@
+package io.egressd.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The system resolver asks for absolute names only; nothing here leaves the machine. */
+class SystemNameResolverTest {
+
+    @TempDir
+    Path dir;
+
+    final List<String> asked = new CopyOnWriteArrayList<>();
+
+    /** Stands in for getaddrinfo: records the name and answers a loopback address. */
+    InetAddress[] recordingLookup(String name) throws UnknownHostException {
+        asked.add(name);
+        return new InetAddress[] {InetAddress.getByAddress(name, new byte[] {127, 0, 0, 9})};
+    }
+
+    List<InetAddress> resolve(SystemNameResolver resolver, String name) throws Exception {
+        return resolver.resolve(name).get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void dnsIsAskedForTheAbsoluteNameSoResolvConfSearchDomainsNeverApply() throws Exception {
+        SystemNameResolver resolver = new SystemNameResolver(Duration.ofSeconds(5), 1,
+                dir.resolve("no-hosts-file"), this::recordingLookup);
+
+        List<InetAddress> found = resolve(resolver, "api.github.com");
+
+        assertThat(asked).containsExactly("api.github.com.");
+        assertThat(found).extracting(InetAddress::getHostAddress).containsExactly("127.0.0.9");
+    }
+
+    @Test
+    void aNameInTheHostsFileAnswersFromItWithoutADnsLookup() throws Exception {
+        Path hosts = Files.writeString(dir.resolve("hosts"),
+                "# comment\n127.0.0.7 internal.test Alias.Test  # trailing comment\n::1 internal.test\n");
+        SystemNameResolver resolver = new SystemNameResolver(Duration.ofSeconds(5), 1, hosts,
+                this::recordingLookup);
+
+        List<InetAddress> internal = resolve(resolver, "internal.test");
+        List<InetAddress> alias = resolve(resolver, "alias.test");
+
+        assertThat(internal).extracting(InetAddress::getHostAddress)
+                .containsExactly("127.0.0.7", "0:0:0:0:0:0:0:1");
+        assertThat(alias).extracting(InetAddress::getHostAddress).containsExactly("127.0.0.7");
+        assertThat(asked).isEmpty();
+    }
+
+    @Test
+    void localhostStillResolvesOnThisMachine() throws Exception {
+        // The real /etc/hosts and getaddrinfo: glibc's files backend would not find "localhost.".
+        List<InetAddress> found = resolve(new SystemNameResolver(Duration.ofSeconds(5), 1), "localhost");
+
+        assertThat(found).isNotEmpty().allMatch(InetAddress::isLoopbackAddress);
+    }
+}
