@@ -247,6 +247,12 @@ class AuditTrailIT {
             }
         }
         assertThat(counted).isEqualTo(sent);
+        // Every allowed CONNECT opened its own upstream connection, and each was timed.
+        long tunnels = sent.entrySet().stream().filter(e -> e.getKey().contains("/connect/allowed/"))
+                .mapToLong(Map.Entry::getValue).sum();
+        assertThat(tunnels).isPositive();
+        assertThat((long) Exposition.samples(metrics, "egressd_upstream_connect_seconds_count").get(0).value())
+                .isGreaterThanOrEqualTo(tunnels);
 
         Map<String, Long> queries = new TreeMap<>();
         for (Exposition.Sample s : Exposition.samples(metrics, "egressd_dns_queries_total")) {

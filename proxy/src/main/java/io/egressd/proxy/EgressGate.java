@@ -337,6 +337,7 @@ final class EgressGate extends ChannelDuplexHandler {
 
     /** From LittleProxy's filter, on this loop: the upstream of an HTTP exchange is connected. */
     void upstreamConnected(Exchange connected) {
+        config.listener().upstreamConnected(connected.protocol, connected.decision, connected.connectNanos());
         if (connected == exchange && state == State.AWAITING_UPSTREAM && connected.protocol == Protocol.HTTP) {
             cancelConnectGuard();
             state = State.FORWARDING_BODY;
@@ -374,6 +375,8 @@ final class EgressGate extends ChannelDuplexHandler {
     private boolean followAnswer(Exchange current, HttpObject msg) {
         switch (current.observe(msg)) {
             case TUNNEL_OPEN -> {
+                // LittleProxy reports no connect success for CONNECT; its 200 is that moment.
+                config.listener().upstreamConnected(current.protocol, current.decision, current.connectNanos());
                 cancelConnectGuard();
                 if (state == State.AWAITING_UPSTREAM) {
                     state = State.TUNNEL;

@@ -53,6 +53,8 @@ final class Exchange {
     private boolean reported;
     /** Written by LittleProxy's threads, read by the gate's loop. */
     private volatile boolean connectStarted;
+    /** When LittleProxy began connecting; read on the gate's loop after the connect completes. */
+    private volatile long connectStartedNanos;
 
     Exchange(Protocol protocol, InetSocketAddress client, Decision decision, InetSocketAddress dial,
              boolean clientCloses, EgressGate gate, EventExecutor loop) {
@@ -117,7 +119,13 @@ final class Exchange {
 
     /** LittleProxy began opening the upstream connection (called during the gate's own read). */
     void upstreamConnecting() {
+        connectStartedNanos = System.nanoTime();
         connectStarted = true;
+    }
+
+    /** How long the upstream connection took to open. */
+    long connectNanos() {
+        return System.nanoTime() - connectStartedNanos;
     }
 
     /** LittleProxy's upstream connection is up; called on an upstream I/O thread. */

@@ -127,6 +127,8 @@ class ConnectProxyTest {
         RecordingListener.Closed closed = fx.listener.closed.get(0);
         assertThat(closed.protocol()).isEqualTo(Protocol.CONNECT);
         assertThat(closed.bytesReceived()).isGreaterThan(big.length); // TLS adds to it
+        // One tunnel, one upstream connection timed for egressd_upstream_connect_seconds.
+        assertThat(fx.listener.upstreamConnects).containsExactly(Protocol.CONNECT);
     }
 
     @Test

@@ -107,6 +107,7 @@ class PlainHttpProxyTest {
         RecordingListener.Closed closed = fx.listener.closed.get(0);
         assertThat(closed.protocol()).isEqualTo(Protocol.HTTP);
         assertThat(closed.bytesReceived()).isEqualTo(big.length);
+        assertThat(fx.listener.upstreamConnects).containsExactly(Protocol.HTTP);
     }
 
     @Test

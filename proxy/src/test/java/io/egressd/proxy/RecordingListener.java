@@ -16,6 +16,14 @@ final class RecordingListener implements EgressListener {
 
     final List<Decided> decided = new CopyOnWriteArrayList<>();
     final List<Closed> closed = new CopyOnWriteArrayList<>();
+    final List<Protocol> upstreamConnects = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void upstreamConnected(Protocol protocol, Decision decision, long connectNanos) {
+        if (connectNanos > 0 && decision.allowed()) {
+            upstreamConnects.add(protocol);
+        }
+    }
 
     @Override
     public void decided(Protocol protocol, InetSocketAddress client, Decision decision) {
@@ -41,5 +49,6 @@ final class RecordingListener implements EgressListener {
     void clear() {
         decided.clear();
         closed.clear();
+        upstreamConnects.clear();
     }
 }
