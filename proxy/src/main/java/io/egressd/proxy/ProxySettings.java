@@ -15,15 +15,36 @@ import java.util.Objects;
  * @param acceptorThreads threads accepting client connections
  * @param clientThreads   I/O threads for client connections
  * @param upstreamThreads I/O threads for upstream connections
+ * @param headerTimeout   the HTTP proxy closes a connection that has not sent a complete request head this long
+ *                        after it opened, or after the first byte of a later request
+ * @param maxConnectionsPerSource HTTP client connections held at once from one source address; one more is
+ *                        closed at accept, before anything is read, as is one beyond {@code maxConnections}
  */
 public record ProxySettings(InetSocketAddress listen, String boundServer, Duration connectTimeout,
                             Duration idleTimeout, int maxConnections, int acceptorThreads, int clientThreads,
-                            int upstreamThreads) {
+                            int upstreamThreads, Duration headerTimeout, int maxConnectionsPerSource) {
+
+    public static final Duration DEFAULT_HEADER_TIMEOUT = Duration.ofSeconds(10);
+    public static final int DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 256;
+
+    /** The limits before header timeout and per-source cap, which take their defaults. */
+    public ProxySettings(InetSocketAddress listen, String boundServer, Duration connectTimeout, Duration idleTimeout,
+                         int maxConnections, int acceptorThreads, int clientThreads, int upstreamThreads) {
+        this(listen, boundServer, connectTimeout, idleTimeout, maxConnections, acceptorThreads, clientThreads,
+                upstreamThreads, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS_PER_SOURCE);
+    }
 
     public ProxySettings {
         Objects.requireNonNull(listen, "listen");
         Objects.requireNonNull(connectTimeout, "connectTimeout");
         Objects.requireNonNull(idleTimeout, "idleTimeout");
+        Objects.requireNonNull(headerTimeout, "headerTimeout");
+        if (headerTimeout.isNegative() || headerTimeout.isZero()) {
+            throw new IllegalArgumentException("headerTimeout must be positive");
+        }
+        if (maxConnectionsPerSource < 1) {
+            throw new IllegalArgumentException("maxConnectionsPerSource must be at least 1");
+        }
         if (connectTimeout.isNegative() || connectTimeout.isZero()) {
             throw new IllegalArgumentException("connectTimeout must be positive");
         }
@@ -45,26 +66,36 @@ public record ProxySettings(InetSocketAddress listen, String boundServer, Durati
 
     public ProxySettings withBoundServer(String server) {
         return new ProxySettings(listen, server, connectTimeout, idleTimeout, maxConnections, acceptorThreads,
-                clientThreads, upstreamThreads);
+                clientThreads, upstreamThreads, headerTimeout, maxConnectionsPerSource);
     }
 
     public ProxySettings withConnectTimeout(Duration timeout) {
         return new ProxySettings(listen, boundServer, timeout, idleTimeout, maxConnections, acceptorThreads,
-                clientThreads, upstreamThreads);
+                clientThreads, upstreamThreads, headerTimeout, maxConnectionsPerSource);
     }
 
     public ProxySettings withIdleTimeout(Duration timeout) {
         return new ProxySettings(listen, boundServer, connectTimeout, timeout, maxConnections, acceptorThreads,
-                clientThreads, upstreamThreads);
+                clientThreads, upstreamThreads, headerTimeout, maxConnectionsPerSource);
     }
 
     public ProxySettings withMaxConnections(int max) {
         return new ProxySettings(listen, boundServer, connectTimeout, idleTimeout, max, acceptorThreads,
-                clientThreads, upstreamThreads);
+                clientThreads, upstreamThreads, headerTimeout, maxConnectionsPerSource);
     }
 
     public ProxySettings withThreads(int acceptor, int client, int upstream) {
         return new ProxySettings(listen, boundServer, connectTimeout, idleTimeout, maxConnections, acceptor, client,
-                upstream);
+                upstream, headerTimeout, maxConnectionsPerSource);
+    }
+
+    public ProxySettings withHeaderTimeout(Duration timeout) {
+        return new ProxySettings(listen, boundServer, connectTimeout, idleTimeout, maxConnections, acceptorThreads,
+                clientThreads, upstreamThreads, timeout, maxConnectionsPerSource);
+    }
+
+    public ProxySettings withMaxConnectionsPerSource(int max) {
+        return new ProxySettings(listen, boundServer, connectTimeout, idleTimeout, maxConnections, acceptorThreads,
+                clientThreads, upstreamThreads, headerTimeout, max);
     }
 }
