@@ -31,7 +31,14 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
     /** @param output {@code stdout} or a file path */
     public record Audit(String output, boolean allowed, boolean dnsAllowed) { }
 
-    public record Limits(Duration connectTimeout, Duration idleTimeout, int maxConnections) { }
+    /**
+     * @param headerTimeout           HTTP: a connection without a complete request head this long after it
+     *                                opened (or after the first byte of a later request) is closed
+     * @param maxConnectionsPerSource HTTP: connections from one source address held at once; more are closed
+     *                                at accept, unread, as are those beyond {@code maxConnections}
+     */
+    public record Limits(Duration connectTimeout, Duration idleTimeout, int maxConnections, Duration headerTimeout,
+                         int maxConnectionsPerSource) { }
 
     public static final Listen DEFAULT_LISTEN = new Listen(
             new InetSocketAddress("127.0.0.1", 3128), null,
@@ -43,7 +50,7 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
                 new Dns(List.of("system"), "NXDOMAIN", Duration.ofSeconds(3)),
                 new Audit("stdout", true, false),
                 GlobalDeny.BUILT_IN,
-                new Limits(Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000));
+                new Limits(Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000, Duration.ofSeconds(10), 256));
     }
 
     public Config withAllowlists(Path dir) {

@@ -159,7 +159,9 @@ public final class Daemon implements AutoCloseable {
                 .withBoundServer(config.server())
                 .withConnectTimeout(config.limits().connectTimeout())
                 .withIdleTimeout(config.limits().idleTimeout())
-                .withMaxConnections(config.limits().maxConnections());
+                .withMaxConnections(config.limits().maxConnections())
+                .withHeaderTimeout(config.limits().headerTimeout())
+                .withMaxConnectionsPerSource(config.limits().maxConnectionsPerSource());
     }
 
     /** The forwards to listen for: every server's, or in a sidecar only its server's. */

@@ -94,6 +94,24 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void floodLimitsHaveSafeDefaultsAndAreRead() throws Exception {
+        Config.Limits defaults = ConfigLoader.load(write("limits: {max_connections: 50}")).limits();
+        assertThat(defaults.headerTimeout()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(defaults.maxConnectionsPerSource()).isEqualTo(256);
+        assertThat(defaults.maxConnections()).isEqualTo(50);
+
+        Config.Limits set = ConfigLoader.load(write("limits: {header_timeout: 2s, max_connections_per_source: 8}"))
+                .limits();
+        assertThat(set.headerTimeout()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(set.maxConnectionsPerSource()).isEqualTo(8);
+        assertThat(set.maxConnections()).isEqualTo(10_000);
+
+        assertThat(errors("limits: {header_timeout: 0s, max_connections_per_source: 0}")).containsExactly(
+                ":1:26: limits.header_timeout: expected a duration such as 500ms, 10s, 5m or 1h",
+                ":1:58: limits.max_connections_per_source: expected a whole number from 1 to 9999999");
+    }
+
+    @Test
     void errorsNameLineColumnAndWhatToWrite() throws Exception {
         assertThat(errors("""
                 listen:
