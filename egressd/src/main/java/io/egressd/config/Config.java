@@ -21,8 +21,14 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
     public record Listen(InetSocketAddress http, InetSocketAddress socks, InetSocketAddress dns,
                          InetSocketAddress admin) { }
 
-    /** @param upstreams {@code system} or {@code host:port} entries, as written */
-    public record Dns(List<String> upstreams, String denyRcode, Duration timeout) {
+    /**
+     * @param upstreams                  {@code system} or {@code host:port} entries, as written
+     * @param tcpMaxConnections          DNS TCP connections held at once; more are closed at accept, unread
+     * @param tcpMaxConnectionsPerSource DNS TCP connections from one source address held at once
+     * @param tcpFrameTimeout            a DNS TCP connection holding part of a query this long is closed
+     */
+    public record Dns(List<String> upstreams, String denyRcode, Duration timeout, int tcpMaxConnections,
+                      int tcpMaxConnectionsPerSource, Duration tcpFrameTimeout) {
         public Dns {
             upstreams = List.copyOf(upstreams);
         }
@@ -47,7 +53,7 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
     /** The shipped defaults: loopback listeners, ./allowlists, deny what no allowlist allows. */
     public static Config defaults() {
         return new Config(null, Path.of("allowlists"), null, DEFAULT_LISTEN,
-                new Dns(List.of("system"), "NXDOMAIN", Duration.ofSeconds(3)),
+                new Dns(List.of("system"), "NXDOMAIN", Duration.ofSeconds(3), 1024, 64, Duration.ofSeconds(5)),
                 new Audit("stdout", true, false),
                 GlobalDeny.BUILT_IN,
                 new Limits(Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000, Duration.ofSeconds(10), 256));

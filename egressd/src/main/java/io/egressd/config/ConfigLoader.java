@@ -26,7 +26,8 @@ public final class ConfigLoader {
 
     private static final Set<String> TOP = keys("allowlists", "server", "listen", "dns", "audit", "deny", "limits");
     private static final Set<String> LISTEN = keys("http", "socks", "dns", "admin");
-    private static final Set<String> DNS = keys("upstreams", "deny_rcode", "timeout");
+    private static final Set<String> DNS = keys("upstreams", "deny_rcode", "timeout", "tcp_max_connections",
+            "tcp_max_connections_per_source", "tcp_frame_timeout");
     private static final Set<String> AUDIT = keys("output", "allowed", "dns_allowed");
     private static final Set<String> DENY = keys("hosts", "cidrs");
     private static final Set<String> LIMITS = keys("connect_timeout", "idle_timeout", "max_connections", "header_timeout",
@@ -130,7 +131,11 @@ public final class ConfigLoader {
                     }
                 }
                 Duration timeout = duration(yaml, m, "timeout", "dns.timeout", dns.timeout());
-                dns = new Config.Dns(upstreams, rcode, timeout);
+                dns = new Config.Dns(upstreams, rcode, timeout,
+                        count(yaml, m, "tcp_max_connections", "dns.tcp_max_connections", dns.tcpMaxConnections()),
+                        count(yaml, m, "tcp_max_connections_per_source", "dns.tcp_max_connections_per_source",
+                                dns.tcpMaxConnectionsPerSource()),
+                        duration(yaml, m, "tcp_frame_timeout", "dns.tcp_frame_timeout", dns.tcpFrameTimeout()));
             }
         }
         Config.Audit audit = d.audit();

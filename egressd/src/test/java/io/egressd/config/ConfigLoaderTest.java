@@ -112,6 +112,21 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void dnsTcpLimitsHaveSafeDefaultsAndAreRead() throws Exception {
+        Config.Dns defaults = ConfigLoader.load(write("dns: {timeout: 2s}")).dns();
+        assertThat(defaults.tcpMaxConnections()).isEqualTo(1024);
+        assertThat(defaults.tcpMaxConnectionsPerSource()).isEqualTo(64);
+        assertThat(defaults.tcpFrameTimeout()).isEqualTo(Duration.ofSeconds(5));
+
+        Config.Dns set = ConfigLoader.load(write(
+                "dns: {tcp_max_connections: 10, tcp_max_connections_per_source: 3, tcp_frame_timeout: 800ms}")).dns();
+        assertThat(set.tcpMaxConnections()).isEqualTo(10);
+        assertThat(set.tcpMaxConnectionsPerSource()).isEqualTo(3);
+        assertThat(set.tcpFrameTimeout()).isEqualTo(Duration.ofMillis(800));
+        assertThat(set.timeout()).isEqualTo(Duration.ofSeconds(3));
+    }
+
+    @Test
     void errorsNameLineColumnAndWhatToWrite() throws Exception {
         assertThat(errors("""
                 listen:
