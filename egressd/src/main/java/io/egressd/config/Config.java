@@ -42,9 +42,12 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
      *                                opened (or after the first byte of a later request) is closed
      * @param maxConnectionsPerSource HTTP: connections from one source address held at once; more are closed
      *                                at accept, unread, as are those beyond {@code maxConnections}
+     * @param maxConnectionsPerServer HTTP: connections one server holds at once; beyond it 429 limit_exceeded
+     * @param requestsPerSecondPerServer HTTP: requests one server may make per second (bursts of twice that);
+     *                                beyond it 429 limit_exceeded; 0 (the default): no rate limit
      */
     public record Limits(Duration connectTimeout, Duration idleTimeout, int maxConnections, Duration headerTimeout,
-                         int maxConnectionsPerSource) { }
+                         int maxConnectionsPerSource, int maxConnectionsPerServer, int requestsPerSecondPerServer) { }
 
     public static final Listen DEFAULT_LISTEN = new Listen(
             new InetSocketAddress("127.0.0.1", 3128), null,
@@ -56,7 +59,8 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
                 new Dns(List.of("system"), "NXDOMAIN", Duration.ofSeconds(3), 1024, 64, Duration.ofSeconds(5)),
                 new Audit("stdout", true, false),
                 GlobalDeny.BUILT_IN,
-                new Limits(Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000, Duration.ofSeconds(10), 256));
+                new Limits(Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000, Duration.ofSeconds(10), 256, 1024,
+                        0));
     }
 
     public Config withAllowlists(Path dir) {

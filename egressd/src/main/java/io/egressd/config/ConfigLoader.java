@@ -31,7 +31,7 @@ public final class ConfigLoader {
     private static final Set<String> AUDIT = keys("output", "allowed", "dns_allowed");
     private static final Set<String> DENY = keys("hosts", "cidrs");
     private static final Set<String> LIMITS = keys("connect_timeout", "idle_timeout", "max_connections", "header_timeout",
-            "max_connections_per_source");
+            "max_connections_per_source", "max_connections_per_server", "requests_per_second_per_server");
     private static final Pattern DURATION = Pattern.compile("([1-9][0-9]{0,8})(ms|s|m|h)");
     private static final Pattern SERVER_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
 
@@ -194,7 +194,11 @@ public final class ConfigLoader {
                         count(yaml, m, "max_connections", "limits.max_connections", limits.maxConnections()),
                         duration(yaml, m, "header_timeout", "limits.header_timeout", limits.headerTimeout()),
                         count(yaml, m, "max_connections_per_source", "limits.max_connections_per_source",
-                                limits.maxConnectionsPerSource()));
+                                limits.maxConnectionsPerSource()),
+                        count(yaml, m, "max_connections_per_server", "limits.max_connections_per_server",
+                                limits.maxConnectionsPerServer()),
+                        rate(yaml, m, "requests_per_second_per_server", "limits.requests_per_second_per_server",
+                                limits.requestsPerSecondPerServer()));
             }
         }
         return new Config(file, allowlists, server, listen, dns, audit, deny, limits);
@@ -285,6 +289,15 @@ public final class ConfigLoader {
         }
         yaml.error(n, path + ": expected a whole number from 1 to 9999999");
         return dflt;
+    }
+
+    /** A whole number from 0 (off) to 9999999. */
+    private static int rate(YamlFile yaml, Map<String, Node> m, String key, String path, int dflt) {
+        if (m.containsKey(key) && m.get(key) instanceof org.yaml.snakeyaml.nodes.ScalarNode s
+                && Tag.INT.equals(s.getTag()) && "0".equals(s.getValue())) {
+            return 0;
+        }
+        return count(yaml, m, key, path, dflt);
     }
 
     private static Duration duration(YamlFile yaml, Map<String, Node> m, String key, String path, Duration dflt) {

@@ -163,7 +163,9 @@ public final class Daemon implements AutoCloseable {
                 .withIdleTimeout(config.limits().idleTimeout())
                 .withMaxConnections(config.limits().maxConnections())
                 .withHeaderTimeout(config.limits().headerTimeout())
-                .withMaxConnectionsPerSource(config.limits().maxConnectionsPerSource());
+                .withMaxConnectionsPerSource(config.limits().maxConnectionsPerSource())
+                .withServerLimits(config.limits().maxConnectionsPerServer(),
+                        config.limits().requestsPerSecondPerServer());
     }
 
     /** The forwards to listen for: every server's, or in a sidecar only its server's. */

@@ -99,12 +99,21 @@ class ConfigLoaderTest {
         assertThat(defaults.headerTimeout()).isEqualTo(Duration.ofSeconds(10));
         assertThat(defaults.maxConnectionsPerSource()).isEqualTo(256);
         assertThat(defaults.maxConnections()).isEqualTo(50);
+        assertThat(defaults.maxConnectionsPerServer()).isEqualTo(1024);
+        assertThat(defaults.requestsPerSecondPerServer()).as("no rate limit unless set").isZero();
 
         Config.Limits set = ConfigLoader.load(write("limits: {header_timeout: 2s, max_connections_per_source: 8}"))
                 .limits();
         assertThat(set.headerTimeout()).isEqualTo(Duration.ofSeconds(2));
         assertThat(set.maxConnectionsPerSource()).isEqualTo(8);
         assertThat(set.maxConnections()).isEqualTo(10_000);
+
+        Config.Limits perServer = ConfigLoader.load(write(
+                "limits: {max_connections_per_server: 40, requests_per_second_per_server: 7}")).limits();
+        assertThat(perServer.maxConnectionsPerServer()).isEqualTo(40);
+        assertThat(perServer.requestsPerSecondPerServer()).isEqualTo(7);
+        assertThat(ConfigLoader.load(write("limits: {requests_per_second_per_server: 0}")).limits()
+                .requestsPerSecondPerServer()).isZero();
 
         assertThat(errors("limits: {header_timeout: 0s, max_connections_per_source: 0}")).containsExactly(
                 ":1:26: limits.header_timeout: expected a duration such as 500ms, 10s, 5m or 1h",

@@ -76,6 +76,8 @@ final class EgressGate extends ChannelDuplexHandler {
     private Exchange exchange;
     /** Counted against max_connections (and per source) at accept; released once, at removal. */
     private InetAddress counted;
+    /** The server this connection counts against in max_connections_per_server, from its first admitted request. */
+    private String attributed;
     /** Between requests: the next byte starts the header timeout (the first one runs from accept). */
     private boolean awaitingHead = true;
     private ScheduledFuture<?> headTimer;
@@ -118,6 +120,10 @@ final class EgressGate extends ChannelDuplexHandler {
         if (counted != null) {
             config.connections().released(counted);
             counted = null;
+        }
+        if (attributed != null) {
+            config.serverLimits().closeConnection(attributed);
+            attributed = null;
         }
     }
 
@@ -303,7 +309,7 @@ final class EgressGate extends ChannelDuplexHandler {
         state = State.DECIDING;
         CompletableFuture<Verdict> verdict;
         try {
-            verdict = config.decider().decide(request, client, false); // limits are enforced at accept
+            verdict = config.decider().decide(request, client, this::admitServer);
         } catch (RuntimeException e) {
             log.warn("error deciding a request; refusing", e);
             verdict = CompletableFuture.completedFuture(null);
@@ -323,6 +329,17 @@ final class EgressGate extends ChannelDuplexHandler {
                 ReferenceCountUtil.release(request);
             }
         });
+    }
+
+    /** Per-server limits, once the request's server is known (on this loop, inside decide). */
+    private boolean admitServer(String server) {
+        if (attributed == null) {
+            if (!config.serverLimits().openConnection(server)) {
+                return false;
+            }
+            attributed = server;
+        }
+        return config.serverLimits().tryRequest(server);
     }
 
     private void decided(HttpRequest request, Verdict verdict) {

@@ -56,7 +56,9 @@ public final class EgressProxy implements AutoCloseable {
         RequestDecider decider = new RequestDecider(policy, settings.boundServer(), resolver,
                 settings.connectTimeout(), dialable);
         GateConfig config = new GateConfig(decider, new GuardedListener(listener), settings.connectTimeout(),
-                connections, settings.headerTimeout());
+                connections, settings.headerTimeout(),
+                new ServerLimits(settings.maxConnectionsPerServer(), settings.requestsPerSecondPerServer(),
+                        System::nanoTime));
         GatedServerGroup threads = new GatedServerGroup("egressd-http", settings, () -> new EgressGate(config));
         try {
             HttpProxyServer server = DefaultHttpProxyServer.bootstrap()
