@@ -15,7 +15,6 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.io.IOException;
@@ -45,11 +44,13 @@ public final class DnsFilter implements AutoCloseable {
     private final EventLoopGroup group;
     private final Channel udp;
     private final Channel tcp;
+    private final TcpAdmission.Limits tcpLimits;
 
-    private DnsFilter(EventLoopGroup group, Channel udp, Channel tcp) {
+    private DnsFilter(EventLoopGroup group, Channel udp, Channel tcp, TcpAdmission.Limits tcpLimits) {
         this.group = group;
         this.udp = udp;
         this.tcp = tcp;
+        this.tcpLimits = tcpLimits;
     }
 
     /**
@@ -87,22 +88,26 @@ public final class DnsFilter implements AutoCloseable {
         Objects.requireNonNull(listener, "listener");
         refuseLoop(settings);
         QueryService service = new QueryService(settings.boundServer(), settings.denyRcode(), policy, listener,
-                new AnswerCache(settings.cacheMaxEntries(), nanoClock),
+                new AnswerCache(settings.cacheMaxEntries(), settings.cacheMaxBytes(),
+                        DnsSettings.MAX_CACHED_ANSWER_BYTES, nanoClock),
                 new Forwarder(settings.upstreams(), settings.upstreamTimeout()), learned);
         // Two I/O threads: the UDP channel lives on one, TCP connections share both; no query
         // work ever blocks them (upstream answers arrive from dnsjava's selector thread).
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
         try {
-            Channel[] channels = bind(settings.listen(), group, service);
-            return new DnsFilter(group, channels[0], channels[1]);
+            TcpAdmission.Limits tcpLimits = new TcpAdmission.Limits(settings.tcpMaxConnections(),
+                    settings.tcpMaxConnectionsPerSource());
+            Channel[] channels = bind(settings, group, service, tcpLimits);
+            return new DnsFilter(group, channels[0], channels[1], tcpLimits);
         } catch (IOException | RuntimeException e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             throw e;
         }
     }
 
-    private static Channel[] bind(InetSocketAddress listen, EventLoopGroup group, QueryService service)
-            throws IOException {
+    private static Channel[] bind(DnsSettings settings, EventLoopGroup group, QueryService service,
+                                  TcpAdmission.Limits tcpLimits) throws IOException {
+        InetSocketAddress listen = settings.listen();
         UdpQueryHandler udpHandler = new UdpQueryHandler(service);
         Bootstrap udp = new Bootstrap().group(group).channel(NioDatagramChannel.class)
                 .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_QUERY_DATAGRAM))
@@ -113,9 +118,11 @@ public final class DnsFilter implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        // Admission first: an unknown or surplus client is closed before anything is read.
                         ch.pipeline().addLast(
+                                new TcpAdmission(tcpLimits, service::knows),
                                 new IdleStateHandler(0, 0, TCP_IDLE_SECONDS),
-                                new LengthFieldBasedFrameDecoder(65535, 0, 2, 0, 2),
+                                new DnsFrameDecoder(settings.tcpFrameTimeout()),
                                 new LengthFieldPrepender(2),
                                 new TcpQueryHandler(service));
                     }
@@ -173,6 +180,11 @@ public final class DnsFilter implements AutoCloseable {
     /** Where TCP queries are answered; the same port as UDP. */
     public InetSocketAddress tcpAddress() {
         return (InetSocketAddress) tcp.localAddress();
+    }
+
+    /** DNS TCP connections open now (admitted ones only). */
+    int openTcpConnections() {
+        return tcpLimits.open();
     }
 
     /** Stops listening and waits for the I/O threads to end; queries in flight get no answer. */

@@ -19,20 +19,50 @@ import java.util.Objects;
  *                        upstreams
  * @param denyRcode       the answer to a name outside the allowlist
  * @param cacheMaxEntries how many answers (by name, type and class) the cache keeps; 0 disables it
+ * @param cacheMaxBytes   the most (estimated) bytes of answers the cache keeps; an answer over
+ *                        {@link #MAX_CACHED_ANSWER_BYTES} is never cached
+ * @param tcpMaxConnections          TCP connections held at once; one more is closed at accept, unread
+ * @param tcpMaxConnectionsPerSource TCP connections from one source address held at once; more are closed at accept
+ * @param tcpFrameTimeout a TCP connection holding part of a query frame this long after its last complete
+ *                        frame (or its start) is closed, however slowly the rest trickles in
  */
 public record DnsSettings(InetSocketAddress listen, String boundServer, List<InetSocketAddress> upstreams,
-                          Duration upstreamTimeout, DenyRcode denyRcode, int cacheMaxEntries) {
+                          Duration upstreamTimeout, DenyRcode denyRcode, int cacheMaxEntries, long cacheMaxBytes,
+                          int tcpMaxConnections, int tcpMaxConnectionsPerSource, Duration tcpFrameTimeout) {
 
     public static final Duration DEFAULT_UPSTREAM_TIMEOUT = Duration.ofSeconds(3);
     public static final DenyRcode DEFAULT_DENY_RCODE = DenyRcode.NXDOMAIN;
     public static final int DEFAULT_CACHE_MAX_ENTRIES = 10_000;
+    public static final long DEFAULT_CACHE_MAX_BYTES = 32L << 20;
+    /** Answers estimated larger than this are served but not cached (big TXT sets would crowd out the rest). */
+    public static final int MAX_CACHED_ANSWER_BYTES = 16 << 10;
+    public static final int DEFAULT_TCP_MAX_CONNECTIONS = 1024;
+    public static final int DEFAULT_TCP_MAX_CONNECTIONS_PER_SOURCE = 64;
+    public static final Duration DEFAULT_TCP_FRAME_TIMEOUT = Duration.ofSeconds(5);
     /** The {@code dns.upstreams} entry that means "the nameservers of /etc/resolv.conf". */
     public static final String SYSTEM = "system";
 
     private static final Path RESOLV_CONF = Path.of("/etc/resolv.conf");
 
+    /** The settings before the byte and TCP limits, which take their defaults. */
+    public DnsSettings(InetSocketAddress listen, String boundServer, List<InetSocketAddress> upstreams,
+                       Duration upstreamTimeout, DenyRcode denyRcode, int cacheMaxEntries) {
+        this(listen, boundServer, upstreams, upstreamTimeout, denyRcode, cacheMaxEntries, DEFAULT_CACHE_MAX_BYTES,
+                DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_TCP_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_TCP_FRAME_TIMEOUT);
+    }
+
     public DnsSettings {
         Objects.requireNonNull(listen, "listen");
+        Objects.requireNonNull(tcpFrameTimeout, "tcpFrameTimeout");
+        if (tcpFrameTimeout.isNegative() || tcpFrameTimeout.isZero()) {
+            throw new IllegalArgumentException("TCP frame timeout must be positive");
+        }
+        if (cacheMaxBytes < 0) {
+            throw new IllegalArgumentException("cache bytes must not be negative");
+        }
+        if (tcpMaxConnections < 1 || tcpMaxConnectionsPerSource < 1) {
+            throw new IllegalArgumentException("TCP connection limits must be at least 1");
+        }
         Objects.requireNonNull(upstreamTimeout, "upstreamTimeout");
         Objects.requireNonNull(denyRcode, "denyRcode");
         upstreams = List.copyOf(upstreams);
@@ -56,6 +86,16 @@ public record DnsSettings(InetSocketAddress listen, String boundServer, List<Ine
     public static DnsSettings of(InetSocketAddress listen, List<InetSocketAddress> upstreams) {
         return new DnsSettings(listen, null, upstreams, DEFAULT_UPSTREAM_TIMEOUT, DEFAULT_DENY_RCODE,
                 DEFAULT_CACHE_MAX_ENTRIES);
+    }
+
+    public DnsSettings withTcpLimits(int maxConnections, int maxConnectionsPerSource, Duration frameTimeout) {
+        return new DnsSettings(listen, boundServer, upstreams, upstreamTimeout, denyRcode, cacheMaxEntries,
+                cacheMaxBytes, maxConnections, maxConnectionsPerSource, frameTimeout);
+    }
+
+    public DnsSettings withCacheMaxBytes(long maxBytes) {
+        return new DnsSettings(listen, boundServer, upstreams, upstreamTimeout, denyRcode, cacheMaxEntries,
+                maxBytes, tcpMaxConnections, tcpMaxConnectionsPerSource, tcpFrameTimeout);
     }
 
     /**

@@ -139,4 +139,44 @@ class CacheTest {
         cache.put(new QuestionKey("x.example.org", Type.A, 1), answer);
         assertThat(cache.get(new QuestionKey("x.example.org", Type.A, 1))).isNull();
     }
+
+    @Test
+    void theCacheIsBoundedInBytesAndSkipsHugeAnswers() {
+        long maxBytes = 4096;
+        AnswerCache cache = new AnswerCache(10_000, maxBytes, 1024, clock);
+        // ~63 KB of TXT, the review's flood: served, never cached.
+        String[] chunks = new String[250];
+        java.util.Arrays.fill(chunks, "x".repeat(250));
+        UpstreamAnswer huge = new UpstreamAnswer(Rcode.NOERROR,
+                List.of(TestUpstream.txt("big.example.org", 300, chunks)), List.of(), 300, clock.getAsLong());
+        QuestionKey hugeKey = new QuestionKey("big.example.org", Type.TXT, 1);
+        cache.put(hugeKey, huge);
+        assertThat(cache.get(hugeKey)).isNull();
+        assertThat(cache.bytes()).isZero();
+
+        UpstreamAnswer small = new UpstreamAnswer(Rcode.NOERROR,
+                List.of(TestUpstream.txt("t.example.org", 300, "y".repeat(200))), List.of(), 300, clock.getAsLong());
+        for (int i = 0; i < 100; i++) {
+            cache.put(new QuestionKey("n" + i + ".example.org", Type.TXT, 1), small);
+            assertThat(cache.bytes()).isBetween(1L, maxBytes);
+        }
+        assertThat(cache.size()).isLessThan(100);
+        assertThat(cache.get(new QuestionKey("n0.example.org", Type.TXT, 1))).isNull();
+        assertThat(cache.get(new QuestionKey("n99.example.org", Type.TXT, 1))).isSameAs(small);
+    }
+
+    @Test
+    void theDefaultCacheKeepsNoAnswerOver16KiB() {
+        AnswerCache cache = new AnswerCache(10_000, clock);
+        String[] chunks = new String[70];
+        java.util.Arrays.fill(chunks, "z".repeat(250)); // ~17.5 KB
+        UpstreamAnswer big = new UpstreamAnswer(Rcode.NOERROR,
+                List.of(TestUpstream.txt("b.example.org", 300, chunks)), List.of(), 300, clock.getAsLong());
+        QuestionKey key = new QuestionKey("b.example.org", Type.TXT, 1);
+        cache.put(key, big);
+        assertThat(cache.get(key)).isNull();
+        assertThat(DnsSettings.of(new java.net.InetSocketAddress(TestUpstream.LOOPBACK, 0),
+                List.of(new java.net.InetSocketAddress(TestUpstream.LOOPBACK, 53))).cacheMaxBytes())
+                .isEqualTo(32L << 20);
+    }
 }

@@ -21,8 +21,14 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
     public record Listen(InetSocketAddress http, InetSocketAddress socks, InetSocketAddress dns,
                          InetSocketAddress admin) { }
 
-    /** @param upstreams {@code system} or {@code host:port} entries, as written */
-    public record Dns(List<String> upstreams, String denyRcode, Duration timeout) {
+    /**
+     * @param upstreams                  {@code system} or {@code host:port} entries, as written
+     * @param tcpMaxConnections          DNS TCP connections held at once; more are closed at accept, unread
+     * @param tcpMaxConnectionsPerSource DNS TCP connections from one source address held at once
+     * @param tcpFrameTimeout            a DNS TCP connection holding part of a query this long is closed
+     */
+    public record Dns(List<String> upstreams, String denyRcode, Duration timeout, int tcpMaxConnections,
+                      int tcpMaxConnectionsPerSource, Duration tcpFrameTimeout) {
         public Dns {
             upstreams = List.copyOf(upstreams);
         }
@@ -31,7 +37,17 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
     /** @param output {@code stdout} or a file path */
     public record Audit(String output, boolean allowed, boolean dnsAllowed) { }
 
-    public record Limits(Duration connectTimeout, Duration idleTimeout, int maxConnections) { }
+    /**
+     * @param headerTimeout           HTTP: a connection without a complete request head this long after it
+     *                                opened (or after the first byte of a later request) is closed
+     * @param maxConnectionsPerSource HTTP: connections from one source address held at once; more are closed
+     *                                at accept, unread, as are those beyond {@code maxConnections}
+     * @param maxConnectionsPerServer HTTP: connections one server holds at once; beyond it 429 limit_exceeded
+     * @param requestsPerSecondPerServer HTTP: requests one server may make per second (bursts of twice that);
+     *                                beyond it 429 limit_exceeded; 0 (the default): no rate limit
+     */
+    public record Limits(Duration connectTimeout, Duration idleTimeout, int maxConnections, Duration headerTimeout,
+                         int maxConnectionsPerSource, int maxConnectionsPerServer, int requestsPerSecondPerServer) { }
 
     public static final Listen DEFAULT_LISTEN = new Listen(
             new InetSocketAddress("127.0.0.1", 3128), null,
@@ -40,10 +56,11 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
     /** The shipped defaults: loopback listeners, ./allowlists, deny what no allowlist allows. */
     public static Config defaults() {
         return new Config(null, Path.of("allowlists"), null, DEFAULT_LISTEN,
-                new Dns(List.of("system"), "NXDOMAIN", Duration.ofSeconds(3)),
+                new Dns(List.of("system"), "NXDOMAIN", Duration.ofSeconds(3), 1024, 64, Duration.ofSeconds(5)),
                 new Audit("stdout", true, false),
                 GlobalDeny.BUILT_IN,
-                new Limits(Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000));
+                new Limits(Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000, Duration.ofSeconds(10), 256, 1024,
+                        0));
     }
 
     public Config withAllowlists(Path dir) {

@@ -26,10 +26,12 @@ public final class ConfigLoader {
 
     private static final Set<String> TOP = keys("allowlists", "server", "listen", "dns", "audit", "deny", "limits");
     private static final Set<String> LISTEN = keys("http", "socks", "dns", "admin");
-    private static final Set<String> DNS = keys("upstreams", "deny_rcode", "timeout");
+    private static final Set<String> DNS = keys("upstreams", "deny_rcode", "timeout", "tcp_max_connections",
+            "tcp_max_connections_per_source", "tcp_frame_timeout");
     private static final Set<String> AUDIT = keys("output", "allowed", "dns_allowed");
     private static final Set<String> DENY = keys("hosts", "cidrs");
-    private static final Set<String> LIMITS = keys("connect_timeout", "idle_timeout", "max_connections");
+    private static final Set<String> LIMITS = keys("connect_timeout", "idle_timeout", "max_connections", "header_timeout",
+            "max_connections_per_source", "max_connections_per_server", "requests_per_second_per_server");
     private static final Pattern DURATION = Pattern.compile("([1-9][0-9]{0,8})(ms|s|m|h)");
     private static final Pattern SERVER_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
 
@@ -129,7 +131,11 @@ public final class ConfigLoader {
                     }
                 }
                 Duration timeout = duration(yaml, m, "timeout", "dns.timeout", dns.timeout());
-                dns = new Config.Dns(upstreams, rcode, timeout);
+                dns = new Config.Dns(upstreams, rcode, timeout,
+                        count(yaml, m, "tcp_max_connections", "dns.tcp_max_connections", dns.tcpMaxConnections()),
+                        count(yaml, m, "tcp_max_connections_per_source", "dns.tcp_max_connections_per_source",
+                                dns.tcpMaxConnectionsPerSource()),
+                        duration(yaml, m, "tcp_frame_timeout", "dns.tcp_frame_timeout", dns.tcpFrameTimeout()));
             }
         }
         Config.Audit audit = d.audit();
@@ -182,19 +188,17 @@ public final class ConfigLoader {
         if (top.containsKey("limits")) {
             Map<String, Node> m = yaml.mapping(top.get("limits"), "limits", LIMITS);
             if (m != null) {
-                int max = limits.maxConnections();
-                if (m.containsKey("max_connections")) {
-                    Node n = m.get("max_connections");
-                    String v = n instanceof org.yaml.snakeyaml.nodes.ScalarNode s ? s.getValue() : "";
-                    if (Tag.INT.equals(n.getTag()) && v.matches("[1-9][0-9]{0,6}")) {
-                        max = Integer.parseInt(v);
-                    } else {
-                        yaml.error(n, "limits.max_connections: expected a whole number from 1 to 9999999");
-                    }
-                }
                 limits = new Config.Limits(
                         duration(yaml, m, "connect_timeout", "limits.connect_timeout", limits.connectTimeout()),
-                        duration(yaml, m, "idle_timeout", "limits.idle_timeout", limits.idleTimeout()), max);
+                        duration(yaml, m, "idle_timeout", "limits.idle_timeout", limits.idleTimeout()),
+                        count(yaml, m, "max_connections", "limits.max_connections", limits.maxConnections()),
+                        duration(yaml, m, "header_timeout", "limits.header_timeout", limits.headerTimeout()),
+                        count(yaml, m, "max_connections_per_source", "limits.max_connections_per_source",
+                                limits.maxConnectionsPerSource()),
+                        count(yaml, m, "max_connections_per_server", "limits.max_connections_per_server",
+                                limits.maxConnectionsPerServer()),
+                        rate(yaml, m, "requests_per_second_per_server", "limits.requests_per_second_per_server",
+                                limits.requestsPerSecondPerServer()));
             }
         }
         return new Config(file, allowlists, server, listen, dns, audit, deny, limits);
@@ -271,6 +275,29 @@ public final class ConfigLoader {
         }
         Boolean b = yaml.bool(m.get(key), path);
         return b == null ? dflt : b;
+    }
+
+    /** A whole number from 1 to 9999999. */
+    private static int count(YamlFile yaml, Map<String, Node> m, String key, String path, int dflt) {
+        if (!m.containsKey(key)) {
+            return dflt;
+        }
+        Node n = m.get(key);
+        String v = n instanceof org.yaml.snakeyaml.nodes.ScalarNode s ? s.getValue() : "";
+        if (Tag.INT.equals(n.getTag()) && v.matches("[1-9][0-9]{0,6}")) {
+            return Integer.parseInt(v);
+        }
+        yaml.error(n, path + ": expected a whole number from 1 to 9999999");
+        return dflt;
+    }
+
+    /** A whole number from 0 (off) to 9999999. */
+    private static int rate(YamlFile yaml, Map<String, Node> m, String key, String path, int dflt) {
+        if (m.containsKey(key) && m.get(key) instanceof org.yaml.snakeyaml.nodes.ScalarNode s
+                && Tag.INT.equals(s.getTag()) && "0".equals(s.getValue())) {
+            return 0;
+        }
+        return count(yaml, m, key, path, dflt);
     }
 
     private static Duration duration(YamlFile yaml, Map<String, Node> m, String key, String path, Duration dflt) {

@@ -146,7 +146,9 @@ public final class Daemon implements AutoCloseable {
         if (config.listen().dns() != null) {
             DnsSettings settings = new DnsSettings(config.listen().dns(), config.server(),
                     DnsSettings.parseUpstreams(config.dns().upstreams()), config.dns().timeout(),
-                    DenyRcode.parse(config.dns().denyRcode()), DnsSettings.DEFAULT_CACHE_MAX_ENTRIES);
+                    DenyRcode.parse(config.dns().denyRcode()), DnsSettings.DEFAULT_CACHE_MAX_ENTRIES)
+                    .withTcpLimits(config.dns().tcpMaxConnections(), config.dns().tcpMaxConnectionsPerSource(),
+                            config.dns().tcpFrameTimeout());
             dns = push(started, DnsFilter.start(settings, policy, observers, learned));
             readiness.met("dns");
         }
@@ -159,7 +161,11 @@ public final class Daemon implements AutoCloseable {
                 .withBoundServer(config.server())
                 .withConnectTimeout(config.limits().connectTimeout())
                 .withIdleTimeout(config.limits().idleTimeout())
-                .withMaxConnections(config.limits().maxConnections());
+                .withMaxConnections(config.limits().maxConnections())
+                .withHeaderTimeout(config.limits().headerTimeout())
+                .withMaxConnectionsPerSource(config.limits().maxConnectionsPerSource())
+                .withServerLimits(config.limits().maxConnectionsPerServer(),
+                        config.limits().requestsPerSecondPerServer());
     }
 
     /** The forwards to listen for: every server's, or in a sidecar only its server's. */

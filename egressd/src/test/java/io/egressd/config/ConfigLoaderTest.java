@@ -94,6 +94,48 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void floodLimitsHaveSafeDefaultsAndAreRead() throws Exception {
+        Config.Limits defaults = ConfigLoader.load(write("limits: {max_connections: 50}")).limits();
+        assertThat(defaults.headerTimeout()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(defaults.maxConnectionsPerSource()).isEqualTo(256);
+        assertThat(defaults.maxConnections()).isEqualTo(50);
+        assertThat(defaults.maxConnectionsPerServer()).isEqualTo(1024);
+        assertThat(defaults.requestsPerSecondPerServer()).as("no rate limit unless set").isZero();
+
+        Config.Limits set = ConfigLoader.load(write("limits: {header_timeout: 2s, max_connections_per_source: 8}"))
+                .limits();
+        assertThat(set.headerTimeout()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(set.maxConnectionsPerSource()).isEqualTo(8);
+        assertThat(set.maxConnections()).isEqualTo(10_000);
+
+        Config.Limits perServer = ConfigLoader.load(write(
+                "limits: {max_connections_per_server: 40, requests_per_second_per_server: 7}")).limits();
+        assertThat(perServer.maxConnectionsPerServer()).isEqualTo(40);
+        assertThat(perServer.requestsPerSecondPerServer()).isEqualTo(7);
+        assertThat(ConfigLoader.load(write("limits: {requests_per_second_per_server: 0}")).limits()
+                .requestsPerSecondPerServer()).isZero();
+
+        assertThat(errors("limits: {header_timeout: 0s, max_connections_per_source: 0}")).containsExactly(
+                ":1:26: limits.header_timeout: expected a duration such as 500ms, 10s, 5m or 1h",
+                ":1:58: limits.max_connections_per_source: expected a whole number from 1 to 9999999");
+    }
+
+    @Test
+    void dnsTcpLimitsHaveSafeDefaultsAndAreRead() throws Exception {
+        Config.Dns defaults = ConfigLoader.load(write("dns: {timeout: 2s}")).dns();
+        assertThat(defaults.tcpMaxConnections()).isEqualTo(1024);
+        assertThat(defaults.tcpMaxConnectionsPerSource()).isEqualTo(64);
+        assertThat(defaults.tcpFrameTimeout()).isEqualTo(Duration.ofSeconds(5));
+
+        Config.Dns set = ConfigLoader.load(write(
+                "dns: {tcp_max_connections: 10, tcp_max_connections_per_source: 3, tcp_frame_timeout: 800ms}")).dns();
+        assertThat(set.tcpMaxConnections()).isEqualTo(10);
+        assertThat(set.tcpMaxConnectionsPerSource()).isEqualTo(3);
+        assertThat(set.tcpFrameTimeout()).isEqualTo(Duration.ofMillis(800));
+        assertThat(set.timeout()).isEqualTo(Duration.ofSeconds(3));
+    }
+
+    @Test
     void errorsNameLineColumnAndWhatToWrite() throws Exception {
         assertThat(errors("""
                 listen:

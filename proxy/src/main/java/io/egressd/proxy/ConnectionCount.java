@@ -1,16 +1,28 @@
 package io.egressd.proxy;
 
+import java.net.InetAddress;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** Client connections held now, against {@code max_connections}. */
+/**
+ * Client connections held now, against {@code max_connections} and, for fronts that admit at
+ * accept, {@code max_connections_per_source}.
+ */
 final class ConnectionCount {
 
     private final int max;
-    // Opened and closed on every client I/O thread; an atomic counter is all they share.
+    private final int maxPerSource;
+    // Opened and closed on every client I/O thread; an atomic counter and a concurrent map are all they share.
     private final AtomicInteger open = new AtomicInteger();
+    private final ConcurrentHashMap<InetAddress, Integer> bySource = new ConcurrentHashMap<>();
 
     ConnectionCount(int max) {
+        this(max, Integer.MAX_VALUE);
+    }
+
+    ConnectionCount(int max, int maxPerSource) {
         this.max = max;
+        this.maxPerSource = maxPerSource;
     }
 
     /** Counts a new connection; false when it is beyond the limit (it is counted all the same). */
@@ -22,7 +34,42 @@ final class ConnectionCount {
         open.decrementAndGet();
     }
 
+    /**
+     * Counts a new connection from {@code source} when it fits under both limits; a connection
+     * that does not fit is not counted (its front closes it at once) and the result is false.
+     * Every true must be matched by one {@link #released}.
+     */
+    boolean admit(InetAddress source) {
+        if (open.incrementAndGet() > max) {
+            open.decrementAndGet();
+            return false;
+        }
+        boolean[] fits = {false};
+        bySource.compute(source, (address, held) -> {
+            int now = held == null ? 0 : held;
+            if (now >= maxPerSource) {
+                return held;
+            }
+            fits[0] = true;
+            return now + 1;
+        });
+        if (!fits[0]) {
+            open.decrementAndGet();
+        }
+        return fits[0];
+    }
+
+    void released(InetAddress source) {
+        bySource.computeIfPresent(source, (address, held) -> held <= 1 ? null : held - 1);
+        open.decrementAndGet();
+    }
+
     int open() {
         return open.get();
+    }
+
+    /** Connections from {@code source} open now (only those counted by {@link #admit}). */
+    int open(InetAddress source) {
+        return bySource.getOrDefault(source, 0);
     }
 }

@@ -7,6 +7,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
@@ -22,6 +23,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.channels.ClosedChannelException;
 import java.util.ArrayDeque;
@@ -72,8 +74,13 @@ final class EgressGate extends ChannelDuplexHandler {
     private State state = State.READY;
     /** The allowed exchange in flight: an HTTP request until its response ends, a CONNECT until close. */
     private Exchange exchange;
-    private boolean overLimit;
-    private boolean counted;
+    /** Counted against max_connections (and per source) at accept; released once, at removal. */
+    private InetAddress counted;
+    /** The server this connection counts against in max_connections_per_server, from its first admitted request. */
+    private String attributed;
+    /** Between requests: the next byte starts the header timeout (the first one runs from accept). */
+    private boolean awaitingHead = true;
+    private ScheduledFuture<?> headTimer;
     private boolean pausedReading;
     /** A CONNECT head was read and HTTP decoding stopped: until the tunnel opens, any byte is early. */
     private boolean connectHeadRead;
@@ -85,22 +92,73 @@ final class EgressGate extends ChannelDuplexHandler {
 
     // ---- lifecycle
 
+    /**
+     * Runs when the accepted channel registers, before it is active and so before any read. A
+     * connection beyond {@code max_connections} or its source's {@code max_connections_per_source}
+     * is not counted and is closed unread: it never holds a slot, whatever it would have sent.
+     */
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        counted = true;
-        overLimit = !config.connections().opened();
         if (ctx.channel().remoteAddress() instanceof InetSocketAddress address) {
             client = address;
         }
+        if (client == null || client.getAddress() == null || !config.connections().admit(client.getAddress())) {
+            log.debug("closing a connection from {} at accept: over the connection limits", client);
+            state = State.CLOSING;
+            ctx.channel().config().setAutoRead(false);
+            ctx.executor().execute(ctx::close);
+            return;
+        }
+        counted = client.getAddress();
+        startHeadTimer();
     }
 
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
         shutDown();
-        if (counted) {
-            counted = false;
-            config.connections().closed();
+        if (counted != null) {
+            config.connections().released(counted);
+            counted = null;
+        }
+        if (attributed != null) {
+            config.serverLimits().closeConnection(attributed);
+            attributed = null;
+        }
+    }
+
+    /** A handler for the front of the pipeline, where it sees raw bytes before the HTTP decoder does. */
+    ChannelInboundHandlerAdapter headWatch() {
+        return new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                if (awaitingHead && headTimer == null && state != State.CLOSING) {
+                    startHeadTimer();
+                }
+                ctx.fireChannelRead(msg);
+            }
+        };
+    }
+
+    private void startHeadTimer() {
+        headTimer = ctx.executor().schedule(this::headTimedOut, config.headerTimeout().toMillis(),
+                TimeUnit.MILLISECONDS);
+    }
+
+    private void headTimedOut() {
+        headTimer = null;
+        if (awaitingHead && state != State.CLOSING) {
+            log.debug("closing {}: no complete request head within {}", client, config.headerTimeout());
+            state = State.CLOSING;
+            ctx.close();
+        }
+    }
+
+    private void headArrived() {
+        awaitingHead = false;
+        if (headTimer != null) {
+            headTimer.cancel(false);
+            headTimer = null;
         }
     }
 
@@ -112,6 +170,7 @@ final class EgressGate extends ChannelDuplexHandler {
 
     private void shutDown() {
         state = State.CLOSING;
+        headArrived();
         cancelConnectGuard();
         finishExchange();
         Object msg;
@@ -133,6 +192,9 @@ final class EgressGate extends ChannelDuplexHandler {
         } else if (state == State.TUNNEL && inbox.isEmpty()) {
             relay(msg);
         } else {
+            if (msg instanceof HttpRequest) {
+                headArrived();
+            }
             inbox.add(msg);
             if (msg instanceof HttpRequest request && HttpMethod.CONNECT.equals(request.method())
                     && request.decoderResult().isSuccess()) {
@@ -181,6 +243,9 @@ final class EgressGate extends ChannelDuplexHandler {
             pauseReading();
         } else if (inbox.isEmpty()) {
             resumeReading();
+        }
+        if (state == State.READY && exchange == null && inbox.isEmpty()) {
+            awaitingHead = true; // the next request's first byte starts its header timeout
         }
     }
 
@@ -244,7 +309,7 @@ final class EgressGate extends ChannelDuplexHandler {
         state = State.DECIDING;
         CompletableFuture<Verdict> verdict;
         try {
-            verdict = config.decider().decide(request, client, overLimit);
+            verdict = config.decider().decide(request, client, this::admitServer);
         } catch (RuntimeException e) {
             log.warn("error deciding a request; refusing", e);
             verdict = CompletableFuture.completedFuture(null);
@@ -264,6 +329,17 @@ final class EgressGate extends ChannelDuplexHandler {
                 ReferenceCountUtil.release(request);
             }
         });
+    }
+
+    /** Per-server limits, once the request's server is known (on this loop, inside decide). */
+    private boolean admitServer(String server) {
+        if (attributed == null) {
+            if (!config.serverLimits().openConnection(server)) {
+                return false;
+            }
+            attributed = server;
+        }
+        return config.serverLimits().tryRequest(server);
     }
 
     private void decided(HttpRequest request, Verdict verdict) {

@@ -52,11 +52,13 @@ public final class EgressProxy implements AutoCloseable {
         Objects.requireNonNull(settings, "settings");
         Objects.requireNonNull(policy, "policy");
         Objects.requireNonNull(resolver, "resolver");
-        ConnectionCount connections = new ConnectionCount(settings.maxConnections());
+        ConnectionCount connections = new ConnectionCount(settings.maxConnections(), settings.maxConnectionsPerSource());
         RequestDecider decider = new RequestDecider(policy, settings.boundServer(), resolver,
                 settings.connectTimeout(), dialable);
         GateConfig config = new GateConfig(decider, new GuardedListener(listener), settings.connectTimeout(),
-                connections);
+                connections, settings.headerTimeout(),
+                new ServerLimits(settings.maxConnectionsPerServer(), settings.requestsPerSecondPerServer(),
+                        System::nanoTime));
         GatedServerGroup threads = new GatedServerGroup("egressd-http", settings, () -> new EgressGate(config));
         try {
             HttpProxyServer server = DefaultHttpProxyServer.bootstrap()

@@ -4,5 +4,6 @@ import java.time.Duration;
 
 /** What every connection's gate shares: immutable, or safe to use from any I/O thread. */
 record GateConfig(RequestDecider decider, GuardedListener listener, Duration connectTimeout,
-                  ConnectionCount connections) {
+                  ConnectionCount connections, Duration headerTimeout,
+                  ServerLimits serverLimits) {
 }

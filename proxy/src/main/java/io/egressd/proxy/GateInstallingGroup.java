@@ -25,6 +25,7 @@ final class GateInstallingGroup extends AbstractEventLoopGroup {
     /** The name of LittleProxy's own handler in the client pipeline; the gate goes just before it. */
     static final String LITTLEPROXY_HANDLER = "handler";
     static final String GATE = "egressd-gate";
+    static final String HEAD_WATCH = "egressd-head-watch";
 
     private final EventLoopGroup delegate;
     private final Supplier<? extends ChannelHandler> gates;
@@ -40,7 +41,12 @@ final class GateInstallingGroup extends AbstractEventLoopGroup {
             @Override
             protected void initChannel(Channel ch) {
                 // Fails (and Netty closes the channel) if LittleProxy ever renames its handler: fail closed.
-                ch.pipeline().addBefore(LITTLEPROXY_HANDLER, GATE, gates.get());
+                ChannelHandler gate = gates.get();
+                ch.pipeline().addBefore(LITTLEPROXY_HANDLER, GATE, gate);
+                if (gate instanceof EgressGate egressGate) {
+                    // First in the pipeline: sees raw bytes before the HTTP decoder, for the header timeout.
+                    ch.pipeline().addFirst(HEAD_WATCH, egressGate.headWatch());
+                }
             }
         });
     }

@@ -15,15 +15,46 @@ import java.util.Objects;
  * @param acceptorThreads threads accepting client connections
  * @param clientThreads   I/O threads for client connections
  * @param upstreamThreads I/O threads for upstream connections
+ * @param headerTimeout   the HTTP proxy closes a connection that has not sent a complete request head this long
+ *                        after it opened, or after the first byte of a later request
+ * @param maxConnectionsPerSource HTTP client connections held at once from one source address; one more is
+ *                        closed at accept, before anything is read, as is one beyond {@code maxConnections}
+ * @param maxConnectionsPerServer HTTP connections one server holds at once (counted from its first request);
+ *                        a request on one more is answered 429 {@code limit_exceeded}
+ * @param requestsPerSecondPerServer HTTP requests one server may make per second (bursts of twice that);
+ *                        beyond it 429 {@code limit_exceeded}; 0 turns the rate limit off
  */
 public record ProxySettings(InetSocketAddress listen, String boundServer, Duration connectTimeout,
                             Duration idleTimeout, int maxConnections, int acceptorThreads, int clientThreads,
-                            int upstreamThreads) {
+                            int upstreamThreads, Duration headerTimeout, int maxConnectionsPerSource,
+                            int maxConnectionsPerServer, int requestsPerSecondPerServer) {
+
+    public static final Duration DEFAULT_HEADER_TIMEOUT = Duration.ofSeconds(10);
+    public static final int DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 256;
+    public static final int DEFAULT_MAX_CONNECTIONS_PER_SERVER = 1024;
+    /** Off: a default rate would throttle legitimate bulk use; connections are capped by default instead. */
+    public static final int DEFAULT_REQUESTS_PER_SECOND_PER_SERVER = 0;
+
+    /** The limits before header timeout and per-source cap, which take their defaults. */
+    public ProxySettings(InetSocketAddress listen, String boundServer, Duration connectTimeout, Duration idleTimeout,
+                         int maxConnections, int acceptorThreads, int clientThreads, int upstreamThreads) {
+        this(listen, boundServer, connectTimeout, idleTimeout, maxConnections, acceptorThreads, clientThreads,
+                upstreamThreads, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+                DEFAULT_MAX_CONNECTIONS_PER_SERVER, DEFAULT_REQUESTS_PER_SECOND_PER_SERVER);
+    }
 
     public ProxySettings {
         Objects.requireNonNull(listen, "listen");
         Objects.requireNonNull(connectTimeout, "connectTimeout");
         Objects.requireNonNull(idleTimeout, "idleTimeout");
+        Objects.requireNonNull(headerTimeout, "headerTimeout");
+        if (headerTimeout.isNegative() || headerTimeout.isZero()) {
+            throw new IllegalArgumentException("headerTimeout must be positive");
+        }
+        if (maxConnectionsPerSource < 1 || maxConnectionsPerServer < 1 || requestsPerSecondPerServer < 0) {
+            throw new IllegalArgumentException("per-source and per-server connection limits must be at least 1,"
+                    + " the request rate 0 (off) or more");
+        }
         if (connectTimeout.isNegative() || connectTimeout.isZero()) {
             throw new IllegalArgumentException("connectTimeout must be positive");
         }
@@ -45,26 +76,49 @@ public record ProxySettings(InetSocketAddress listen, String boundServer, Durati
 
     public ProxySettings withBoundServer(String server) {
         return new ProxySettings(listen, server, connectTimeout, idleTimeout, maxConnections, acceptorThreads,
-                clientThreads, upstreamThreads);
+                clientThreads, upstreamThreads, headerTimeout, maxConnectionsPerSource,
+                maxConnectionsPerServer, requestsPerSecondPerServer);
     }
 
     public ProxySettings withConnectTimeout(Duration timeout) {
         return new ProxySettings(listen, boundServer, timeout, idleTimeout, maxConnections, acceptorThreads,
-                clientThreads, upstreamThreads);
+                clientThreads, upstreamThreads, headerTimeout, maxConnectionsPerSource,
+                maxConnectionsPerServer, requestsPerSecondPerServer);
     }
 
     public ProxySettings withIdleTimeout(Duration timeout) {
         return new ProxySettings(listen, boundServer, connectTimeout, timeout, maxConnections, acceptorThreads,
-                clientThreads, upstreamThreads);
+                clientThreads, upstreamThreads, headerTimeout, maxConnectionsPerSource,
+                maxConnectionsPerServer, requestsPerSecondPerServer);
     }
 
     public ProxySettings withMaxConnections(int max) {
         return new ProxySettings(listen, boundServer, connectTimeout, idleTimeout, max, acceptorThreads,
-                clientThreads, upstreamThreads);
+                clientThreads, upstreamThreads, headerTimeout, maxConnectionsPerSource,
+                maxConnectionsPerServer, requestsPerSecondPerServer);
     }
 
     public ProxySettings withThreads(int acceptor, int client, int upstream) {
         return new ProxySettings(listen, boundServer, connectTimeout, idleTimeout, maxConnections, acceptor, client,
-                upstream);
+                upstream, headerTimeout, maxConnectionsPerSource,
+                maxConnectionsPerServer, requestsPerSecondPerServer);
+    }
+
+    public ProxySettings withHeaderTimeout(Duration timeout) {
+        return new ProxySettings(listen, boundServer, connectTimeout, idleTimeout, maxConnections, acceptorThreads,
+                clientThreads, upstreamThreads, timeout, maxConnectionsPerSource,
+                maxConnectionsPerServer, requestsPerSecondPerServer);
+    }
+
+    public ProxySettings withMaxConnectionsPerSource(int max) {
+        return new ProxySettings(listen, boundServer, connectTimeout, idleTimeout, maxConnections, acceptorThreads,
+                clientThreads, upstreamThreads, headerTimeout, max,
+                maxConnectionsPerServer, requestsPerSecondPerServer);
+    }
+
+    public ProxySettings withServerLimits(int maxConnections, int requestsPerSecond) {
+        return new ProxySettings(listen, boundServer, connectTimeout, idleTimeout, this.maxConnections,
+                acceptorThreads, clientThreads, upstreamThreads, headerTimeout, maxConnectionsPerSource,
+                maxConnections, requestsPerSecond);
     }
 }

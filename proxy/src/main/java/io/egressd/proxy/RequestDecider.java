@@ -50,9 +50,10 @@ final class RequestDecider {
      * Decides; the future is already complete unless a name had to be resolved, in which case
      * it completes on the resolver's thread. It never completes exceptionally.
      *
-     * @param overLimit the client's connection is beyond {@code max_connections}
+     * @param admit     asked, on the calling thread, once the server is identified: false refuses the request
+     *                  with {@code limit_exceeded} (the server is over its connection or request limits)
      */
-    CompletableFuture<Verdict> decide(HttpRequest request, InetSocketAddress client, boolean overLimit) {
+    CompletableFuture<Verdict> decide(HttpRequest request, InetSocketAddress client, Predicate<String> admit) {
         RequestTarget target;
         try {
             target = RequestTarget.of(request);
@@ -63,7 +64,7 @@ final class RequestDecider {
         Policy policy = policies.get();
         Attempt attempt = new Attempt(policy, target);
         try {
-            return attempt.decide(request, client, overLimit);
+            return attempt.decide(request, client, admit);
         } catch (RuntimeException e) {
             return CompletableFuture.completedFuture(attempt.failedClosed(e));
         }
@@ -80,14 +81,14 @@ final class RequestDecider {
             this.target = target;
         }
 
-        CompletableFuture<Verdict> decide(HttpRequest request, InetSocketAddress client, boolean overLimit) {
+        CompletableFuture<Verdict> decide(HttpRequest request, InetSocketAddress client, Predicate<String> admit) {
             Identity identity = identify(request, client);
             if (!identity.known()) {
                 Decision refusal = policy.refusal(identity.failure(), null, target.host(), target.port());
                 return done(identity.challenge() ? Verdict.challenge(refusal, target) : Verdict.of(refusal, target));
             }
             server = identity.server();
-            if (overLimit) {
+            if (!admit.test(server)) {
                 return done(refuse(Reason.LIMIT_EXCEEDED));
             }
             if (!target.valid()) {

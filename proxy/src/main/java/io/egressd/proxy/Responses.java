@@ -40,9 +40,11 @@ final class Responses {
     private Responses() {
     }
 
-    /** 403 for a refused decision. */
+    /** 403 for a refused decision; 429 when the reason is {@code limit_exceeded}. */
     static FullHttpResponse denied(Decision decision, boolean close) {
-        FullHttpResponse response = text(HttpResponseStatus.FORBIDDEN, explain(decision), close);
+        HttpResponseStatus status = decision.reason() == io.egressd.policy.Reason.LIMIT_EXCEEDED
+                ? HttpResponseStatus.TOO_MANY_REQUESTS : HttpResponseStatus.FORBIDDEN;
+        FullHttpResponse response = text(status, explain(decision), close);
         response.headers().set(DENIED_HEADER, decision.reason().code());
         return response;
     }
