@@ -41,6 +41,8 @@ final class GateInstallingGroup extends AbstractEventLoopGroup {
             protected void initChannel(Channel ch) {
                 // Fails (and Netty closes the channel) if LittleProxy ever renames its handler: fail closed.
                 ch.pipeline().addBefore(LITTLEPROXY_HANDLER, GATE, gates.get());
+                // Likewise if it renames its decoder: request heads are only ever read strictly.
+                ch.pipeline().replace(StrictRequestDecoder.NAME, StrictRequestDecoder.NAME, new StrictRequestDecoder());
             }
         });
     }
