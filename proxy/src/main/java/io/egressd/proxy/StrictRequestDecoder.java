@@ -42,6 +42,11 @@ final class StrictRequestDecoder extends HttpRequestDecoder {
     /** The next byte starts a request head (or the empty lines before one). */
     private boolean atHead = true;
     private boolean refused;
+    // How far the check of the head now arriving got, relative to the reader index, which stays
+    // put until the head is complete: a head trickled in byte by byte is still read once.
+    private int scanned;
+    private int lineStart;
+    private int lines;
 
     StrictRequestDecoder() {
         super(MAX_INITIAL_LINE_LENGTH, MAX_HEADER_SIZE, MAX_CHUNK_SIZE);
@@ -58,6 +63,9 @@ final class StrictRequestDecoder extends HttpRequestDecoder {
             if (problem == INCOMPLETE) {
                 return; // wait for the rest of the head; ByteToMessageDecoder keeps the bytes
             }
+            scanned = 0;
+            lineStart = 0;
+            lines = 0;
             if (problem != null) {
                 refused = true;
                 in.skipBytes(in.readableBytes());
@@ -81,44 +89,44 @@ final class StrictRequestDecoder extends HttpRequestDecoder {
         }
     }
 
-    /** Null when the readable bytes start with a complete, strict head; else what is wrong, or INCOMPLETE. */
-    static String check(ByteBuf in) {
-        int start = in.readerIndex();
+    /**
+     * Null when the readable bytes start with a complete, strict head; else what is wrong with
+     * it, or {@link #INCOMPLETE}. Lines are checked as their LF arrives.
+     */
+    private String check(ByteBuf in) {
+        int base = in.readerIndex();
         int end = in.writerIndex();
-        int i = start;
-        while (i < end && (in.getByte(i) == '\r' || in.getByte(i) == '\n')) {
-            i++; // empty lines before a request line are ignored (RFC 9112 section 2.2), as Netty does
-        }
-        int line = 0;
-        int lineStart = i;
-        int headers = 0;
-        for (; i < end; i++) {
-            if (i - start > MAX_HEAD) {
+        for (int i = base + scanned; i < end; i++) {
+            if (i - base >= MAX_HEAD) {
                 return "request head larger than " + MAX_HEAD + " bytes";
             }
             byte b = in.getByte(i);
+            int from = base + lineStart;
+            if (lines == 0 && i == from && (b == '\r' || b == '\n')) {
+                lineStart++; // empty lines before a request line are ignored (RFC 9112 section 2.2), as Netty does
+                continue;
+            }
             if (b == '\n') {
-                if (i == lineStart || in.getByte(i - 1) != '\r') {
+                if (i == from || in.getByte(i - 1) != '\r') {
                     return "line ends in a bare LF; HTTP lines end in CRLF";
                 }
-                int contentEnd = i - 1;
-                if (contentEnd == lineStart) {
-                    return line == 0 ? "empty request line" : null; // the blank line: a complete head
+                int to = i - 1;
+                if (to == from) {
+                    return null; // the empty line after the header fields: a complete head
                 }
-                String problem = line == 0 ? requestLine(in, lineStart, contentEnd)
-                        : headerLine(in, lineStart, contentEnd);
+                String problem = lines == 0 ? requestLine(in, from, to) : headerLine(in, from, to);
                 if (problem != null) {
                     return problem;
                 }
-                if (line > 0 && ++headers > MAX_HEADERS) {
+                if (++lines > MAX_HEADERS + 1) {
                     return "more than " + MAX_HEADERS + " header fields";
                 }
-                line++;
-                lineStart = i + 1;
+                lineStart = i + 1 - base;
             } else if (b == 0) {
                 return "NUL byte in the request head";
             }
         }
+        scanned = end - base;
         return INCOMPLETE;
     }
 

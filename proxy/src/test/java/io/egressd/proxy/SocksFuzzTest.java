@@ -242,7 +242,6 @@ class SocksFuzzTest {
         }
     }
 
-    /** The SOCKS5 front may dial IPv4 destinations of the cidr rule as themselves, never anything else. */
     private static InetAddress address(int a, int b, int c, int d) {
         try {
             return Inet4Address.getByAddress(new byte[] {(byte) a, (byte) b, (byte) c, (byte) d});
