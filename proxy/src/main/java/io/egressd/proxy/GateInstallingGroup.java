@@ -43,6 +43,8 @@ final class GateInstallingGroup extends AbstractEventLoopGroup {
                 // Fails (and Netty closes the channel) if LittleProxy ever renames its handler: fail closed.
                 ChannelHandler gate = gates.get();
                 ch.pipeline().addBefore(LITTLEPROXY_HANDLER, GATE, gate);
+                // Likewise if it renames its decoder: request heads are only ever read strictly.
+                ch.pipeline().replace(StrictRequestDecoder.NAME, StrictRequestDecoder.NAME, new StrictRequestDecoder());
                 if (gate instanceof EgressGate egressGate) {
                     // First in the pipeline: sees raw bytes before the HTTP decoder, for the header timeout.
                     ch.pipeline().addFirst(HEAD_WATCH, egressGate.headWatch());
