@@ -1,5 +1,6 @@
 package io.egressd.dns;
 
+import io.egressd.policy.ConnectionCount;
 import io.egressd.policy.EgressListener;
 import io.egressd.policy.LearnedAddresses;
 import io.egressd.policy.Policy;
@@ -44,9 +45,9 @@ public final class DnsFilter implements AutoCloseable {
     private final EventLoopGroup group;
     private final Channel udp;
     private final Channel tcp;
-    private final TcpAdmission.Limits tcpLimits;
+    private final ConnectionCount tcpLimits;
 
-    private DnsFilter(EventLoopGroup group, Channel udp, Channel tcp, TcpAdmission.Limits tcpLimits) {
+    private DnsFilter(EventLoopGroup group, Channel udp, Channel tcp, ConnectionCount tcpLimits) {
         this.group = group;
         this.udp = udp;
         this.tcp = tcp;
@@ -95,7 +96,7 @@ public final class DnsFilter implements AutoCloseable {
         // work ever blocks them (upstream answers arrive from dnsjava's selector thread).
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
         try {
-            TcpAdmission.Limits tcpLimits = new TcpAdmission.Limits(settings.tcpMaxConnections(),
+            ConnectionCount tcpLimits = new ConnectionCount(settings.tcpMaxConnections(),
                     settings.tcpMaxConnectionsPerSource());
             Channel[] channels = bind(settings, group, service, tcpLimits);
             return new DnsFilter(group, channels[0], channels[1], tcpLimits);
@@ -106,7 +107,7 @@ public final class DnsFilter implements AutoCloseable {
     }
 
     private static Channel[] bind(DnsSettings settings, EventLoopGroup group, QueryService service,
-                                  TcpAdmission.Limits tcpLimits) throws IOException {
+                                  ConnectionCount tcpLimits) throws IOException {
         InetSocketAddress listen = settings.listen();
         UdpQueryHandler udpHandler = new UdpQueryHandler(service);
         Bootstrap udp = new Bootstrap().group(group).channel(NioDatagramChannel.class)

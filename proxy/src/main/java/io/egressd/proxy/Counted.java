@@ -1,5 +1,7 @@
 package io.egressd.proxy;
 
+import io.egressd.policy.ConnectionCount;
+
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 

@@ -1,5 +1,7 @@
 package io.egressd.proxy;
 
+import io.egressd.policy.ConnectionCount;
+
 import java.time.Duration;
 
 /** What every connection's gate shares: immutable, or safe to use from any I/O thread. */

@@ -1,5 +1,7 @@
 package io.egressd.proxy;
 
+import io.egressd.policy.ConnectionCount;
+
 import io.egressd.policy.EgressListener;
 import io.egressd.policy.LearnedAddresses;
 import io.egressd.policy.Policy;

@@ -1,5 +1,7 @@
 package io.egressd.proxy;
 
+import io.egressd.policy.ConnectionCount;
+
 import io.egressd.policy.Policy;
 import java.time.Duration;
 import java.util.function.Supplier;

@@ -1,5 +1,7 @@
 package io.egressd.proxy;
 
+import io.egressd.policy.ConnectionCount;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;

@@ -1,14 +1,14 @@
-package io.egressd.proxy;
+package io.egressd.policy;
 
 import java.net.InetAddress;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Client connections held now, against {@code max_connections} and, for fronts that admit at
- * accept, {@code max_connections_per_source}.
+ * Client connections held now, against a global limit and, for fronts that admit at accept, a
+ * per-source limit. Shared by the proxy's fronts and the DNS TCP listener; no I/O of its own.
  */
-final class ConnectionCount {
+public final class ConnectionCount {
 
     private final int max;
     private final int maxPerSource;
@@ -16,21 +16,21 @@ final class ConnectionCount {
     private final AtomicInteger open = new AtomicInteger();
     private final ConcurrentHashMap<InetAddress, Integer> bySource = new ConcurrentHashMap<>();
 
-    ConnectionCount(int max) {
+    public ConnectionCount(int max) {
         this(max, Integer.MAX_VALUE);
     }
 
-    ConnectionCount(int max, int maxPerSource) {
+    public ConnectionCount(int max, int maxPerSource) {
         this.max = max;
         this.maxPerSource = maxPerSource;
     }
 
     /** Counts a new connection; false when it is beyond the limit (it is counted all the same). */
-    boolean opened() {
+    public boolean opened() {
         return open.incrementAndGet() <= max;
     }
 
-    void closed() {
+    public void closed() {
         open.decrementAndGet();
     }
 
@@ -39,7 +39,7 @@ final class ConnectionCount {
      * that does not fit is not counted (its front closes it at once) and the result is false.
      * Every true must be matched by one {@link #released}.
      */
-    boolean admit(InetAddress source) {
+    public boolean admit(InetAddress source) {
         if (open.incrementAndGet() > max) {
             open.decrementAndGet();
             return false;
@@ -59,17 +59,17 @@ final class ConnectionCount {
         return fits[0];
     }
 
-    void released(InetAddress source) {
+    public void released(InetAddress source) {
         bySource.computeIfPresent(source, (address, held) -> held <= 1 ? null : held - 1);
         open.decrementAndGet();
     }
 
-    int open() {
+    public int open() {
         return open.get();
     }
 
     /** Connections from {@code source} open now (only those counted by {@link #admit}). */
-    int open(InetAddress source) {
+    public int open(InetAddress source) {
         return bySource.getOrDefault(source, 0);
     }
 }
