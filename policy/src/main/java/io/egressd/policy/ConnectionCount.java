@@ -25,24 +25,23 @@ public final class ConnectionCount {
         this.maxPerSource = maxPerSource;
     }
 
-    /** Counts a new connection; false when it is beyond the limit (it is counted all the same). */
-    public boolean opened() {
-        return open.incrementAndGet() <= max;
-    }
-
-    public void closed() {
-        open.decrementAndGet();
-    }
-
     /**
      * Counts a new connection from {@code source} when it fits under both limits; a connection
      * that does not fit is not counted (its front closes it at once) and the result is false.
      * Every true must be matched by one {@link #released}.
      */
     public boolean admit(InetAddress source) {
+        return admission(source) == null;
+    }
+
+    /**
+     * As {@link #admit}, saying which limit refused: null when the connection is admitted (and
+     * counted), else {@link Rejection#MAX_CONNECTIONS} or {@link Rejection#MAX_CONNECTIONS_PER_SOURCE}.
+     */
+    public Rejection admission(InetAddress source) {
         if (open.incrementAndGet() > max) {
             open.decrementAndGet();
-            return false;
+            return Rejection.MAX_CONNECTIONS;
         }
         boolean[] fits = {false};
         bySource.compute(source, (address, held) -> {
@@ -55,8 +54,9 @@ public final class ConnectionCount {
         });
         if (!fits[0]) {
             open.decrementAndGet();
+            return Rejection.MAX_CONNECTIONS_PER_SOURCE;
         }
-        return fits[0];
+        return null;
     }
 
     public void released(InetAddress source) {

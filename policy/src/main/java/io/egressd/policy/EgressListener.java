@@ -27,4 +27,16 @@ public interface EgressListener {
     /** A DNS query was answered: allowed (forwarded or cached) or refused locally. */
     default void queried(InetSocketAddress client, Decision decision, String qname, String qtype, String rcode) {
     }
+
+    /**
+     * A client connection was closed before, or without, a decision about a destination: at
+     * accept (over a connection cap, unknown source) or by a timeout. No client address is
+     * passed: a flood must not become a flood of audit lines or metric series.
+     */
+    default void rejected(Front front, Rejection why) {
+    }
+
+    /** A UDP DNS query was dropped unanswered ({@link Rejection#RATE_LIMITED}). */
+    default void queryDropped(Rejection why) {
+    }
 }

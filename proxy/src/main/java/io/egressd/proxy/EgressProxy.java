@@ -59,8 +59,7 @@ public final class EgressProxy implements AutoCloseable {
                 settings.connectTimeout(), dialable);
         GateConfig config = new GateConfig(decider, new GuardedListener(listener), settings.connectTimeout(),
                 connections, settings.headerTimeout(),
-                new ServerLimits(settings.maxConnectionsPerServer(), settings.requestsPerSecondPerServer(),
-                        System::nanoTime));
+                ServerLimits.of(settings));
         GatedServerGroup threads = new GatedServerGroup("egressd-http", settings, () -> new EgressGate(config));
         try {
             HttpProxyServer server = DefaultHttpProxyServer.bootstrap()

@@ -56,7 +56,8 @@ final class ForwardConnection extends ChannelInboundHandlerAdapter {
             deny(ctx, policy.refusal(Reason.HOST_NOT_ALLOWED, forward.server(), host, port));
             return;
         }
-        if (counted.overLimit()) {
+        // Past max_connections (per source): the forward's server is known, so the refusal is audited.
+        if (counted.refused() != null || !counted.admitServer(forward.server())) {
             deny(ctx, policy.refusal(Reason.LIMIT_EXCEEDED, forward.server(), host, port));
             return;
         }

@@ -2,7 +2,9 @@ package io.egressd.proxy;
 
 import io.egressd.policy.Decision;
 import io.egressd.policy.EgressListener;
+import io.egressd.policy.Front;
 import io.egressd.policy.Protocol;
+import io.egressd.policy.Rejection;
 import java.net.InetSocketAddress;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,6 +35,15 @@ final class GuardedListener implements EgressListener {
             delegate.upstreamConnected(protocol, decision, connectNanos);
         } catch (RuntimeException e) {
             log.warn("egress listener failed on the connect to {}:{}", decision.host(), decision.port(), e);
+        }
+    }
+
+    @Override
+    public void rejected(Front front, Rejection why) {
+        try {
+            delegate.rejected(front, why);
+        } catch (RuntimeException e) {
+            log.warn("egress listener failed on a {} connection closed for {}", front.code(), why.code(), e);
         }
     }
 

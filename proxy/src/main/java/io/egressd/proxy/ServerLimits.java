@@ -5,7 +5,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongSupplier;
 
 /**
- * Per-server limits of the HTTP proxy: connections attributed to a server (at its first
+ * Per-server limits of one front (the HTTP proxy, SOCKS5, or the forwards together): connections attributed to a server (at its first
  * identified request) and a token bucket of requests per second. One server flooding uses up
  * its own allowance only; other servers' counters are untouched.
  */
@@ -24,6 +24,12 @@ final class ServerLimits {
         this.perSecond = requestsPerSecond;
         this.burst = Math.max(1, requestsPerSecond) * 2.0;
         this.nanoClock = nanoClock;
+    }
+
+    /** The per-server limits of {@code settings}, on the system clock. */
+    static ServerLimits of(ProxySettings settings) {
+        return new ServerLimits(settings.maxConnectionsPerServer(), settings.requestsPerSecondPerServer(),
+                System::nanoTime);
     }
 
     /** Attributes one more connection to {@code server}; false (and nothing counted) when it has its maximum. */

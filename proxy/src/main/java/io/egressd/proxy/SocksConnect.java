@@ -27,7 +27,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * The SOCKS5 request (RFC 1928 section 4): CONNECT only, decided like an HTTP CONNECT, then
  * the upstream connection to the vetted address and the splice. BIND and UDP ASSOCIATE get
- * 0x07, a refusal 0x02 (not allowed by ruleset); either way the connection closes.
+ * 0x07, a refusal 0x02 (not allowed by ruleset; also a server over its connection cap or request
+ * rate, {@code limit_exceeded}); either way the connection closes.
  *
  * <p>Everything runs on the channel's event loop. The client is not read while the request is
  * decided and connected; bytes it sent early are kept and go upstream first.
@@ -97,7 +98,7 @@ final class SocksConnect extends ChannelInboundHandlerAdapter {
             }
             server = identity.server();
         }
-        if (counted.overLimit()) {
+        if (!counted.admitServer(server)) {
             deny(ctx, policy.refusal(Reason.LIMIT_EXCEEDED, server, host, port));
             return;
         }

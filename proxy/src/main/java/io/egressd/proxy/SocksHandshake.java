@@ -42,6 +42,16 @@ final class SocksHandshake extends ChannelInboundHandlerAdapter {
         this.counted = counted;
     }
 
+    /** A connection over max_connections (per source) was not admitted: closed unread, before the greeting. */
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) throws Exception {
+        if (counted.refused() != null) {
+            ctx.close();
+            return;
+        }
+        super.channelActive(ctx);
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         try {

@@ -3,6 +3,7 @@ package io.egressd.proxy;
 import io.egressd.policy.ConnectionCount;
 
 import io.egressd.policy.EgressListener;
+import io.egressd.policy.Front;
 import io.egressd.policy.LearnedAddresses;
 import io.egressd.policy.Policy;
 import io.netty.channel.Channel;
@@ -38,7 +39,8 @@ public final class SocksProxy implements AutoCloseable {
     /**
      * Binds and starts accepting.
      *
-     * @param settings where to listen, the sidecar server, timeouts, {@code max_connections} and threads
+     * @param settings where to listen, the sidecar server, timeouts, the connection limits (global, per
+     *                 source, per server) and request rate as for the HTTP proxy, and threads
      *                 ({@code upstreamThreads} is not used: an upstream shares its client's thread)
      * @param policy   the current policy, read once per request
      * @param listener told about every decision and every allowed connection's close (protocol socks5)
@@ -58,14 +60,16 @@ public final class SocksProxy implements AutoCloseable {
         Objects.requireNonNull(settings, "settings");
         Objects.requireNonNull(policy, "policy");
         Objects.requireNonNull(resolver, "resolver");
-        ConnectionCount connections = new ConnectionCount(settings.maxConnections());
+        ConnectionCount connections = new ConnectionCount(settings.maxConnections(),
+                settings.maxConnectionsPerSource());
         StreamConfig config = new StreamConfig(policy, settings.boundServer(),
                 new StreamDecider(resolver, settings.connectTimeout(), learned, route),
-                new GuardedListener(listener), connections, settings.connectTimeout(), settings.idleTimeout());
+                new GuardedListener(listener), connections, settings.connectTimeout(), settings.idleTimeout(),
+                ServerLimits.of(settings));
         StreamServer server = new StreamServer("egressd-socks", settings);
         try {
-            Channel bound = server.bind(settings.listen(), true, ch -> {
-                Counted counted = new Counted(connections);
+            Channel bound = server.bind(settings.listen(), true, new IdleCloser(Front.SOCKS5, config.listener()), ch -> {
+                Counted counted = new Counted(config, Front.SOCKS5);
                 ch.pipeline().addLast("count", counted);
                 ch.pipeline().addLast(SocksHandshake.ENCODER, Socks5ServerEncoder.DEFAULT);
                 ch.pipeline().addLast(SocksHandshake.DECODER, new Socks5InitialRequestDecoder());

@@ -12,7 +12,10 @@ import java.util.function.Supplier;
  *
  * @param boundServer    the server every client of the SOCKS5 listener is (sidecar), or null
  * @param connectTimeout for resolving a name plus opening the upstream connection
+ * @param connections    max_connections and max_connections_per_source of this front, admitted at accept
+ * @param serverLimits   max_connections_per_server and the request rate, taken once the server is known
  */
 record StreamConfig(Supplier<Policy> policies, String boundServer, StreamDecider decider, GuardedListener listener,
-                    ConnectionCount connections, Duration connectTimeout, Duration idleTimeout) {
+                    ConnectionCount connections, Duration connectTimeout, Duration idleTimeout,
+                    ServerLimits serverLimits) {
 }

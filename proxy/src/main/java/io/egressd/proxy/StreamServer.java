@@ -49,9 +49,10 @@ final class StreamServer implements AutoCloseable {
      * {@code front} adds the handlers of the front.
      *
      * @param autoRead whether accepted connections read at once (a forward waits for its decision)
+     * @param idleCloser closes (and reports) a connection at the idle timeout; shared by every connection
      * @throws UncheckedIOException when the address cannot be bound
      */
-    Channel bind(InetSocketAddress address, boolean autoRead, Consumer<SocketChannel> front) {
+    Channel bind(InetSocketAddress address, boolean autoRead, IdleCloser idleCloser, Consumer<SocketChannel> front) {
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(acceptors, workers)
                 .channel(NioServerSocketChannel.class)
@@ -64,7 +65,7 @@ final class StreamServer implements AutoCloseable {
                         channels.add(ch);
                         ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, idleTimeout.toMillis(),
                                 TimeUnit.MILLISECONDS));
-                        ch.pipeline().addLast("idle-close", new IdleCloser());
+                        ch.pipeline().addLast("idle-close", idleCloser);
                         front.accept(ch);
                     }
                 });

@@ -4,6 +4,7 @@ import io.egressd.policy.ConnectionCount;
 
 import io.egressd.policy.EgressListener;
 import io.egressd.policy.Forward;
+import io.egressd.policy.Front;
 import io.egressd.policy.Policy;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -39,7 +40,8 @@ public final class TcpForwards implements AutoCloseable {
      *
      * @param forwards the forwards to listen for, as the policy loaded at start has them; each connection
      *                 is still decided by the current policy, and refused if it no longer declares the forward
-     * @param limits   timeouts, {@code max_connections} (for all forwards together) and threads; its
+     * @param limits   timeouts, the connection limits and request rate (for all forwards together, as for the
+     *                 HTTP proxy) and threads; its
      *                 {@code listen} and {@code boundServer} are not used: each forward has its own
      * @throws UncheckedIOException when an address cannot be bound
      */
@@ -54,17 +56,19 @@ public final class TcpForwards implements AutoCloseable {
         Objects.requireNonNull(limits, "limits");
         Objects.requireNonNull(policy, "policy");
         Objects.requireNonNull(resolver, "resolver");
-        ConnectionCount connections = new ConnectionCount(limits.maxConnections());
+        ConnectionCount connections = new ConnectionCount(limits.maxConnections(), limits.maxConnectionsPerSource());
         // Forwards decide by cidr rules for IP targets: the DNS-learned path is for SOCKS5 clients.
         StreamConfig config = new StreamConfig(policy, null,
                 new StreamDecider(resolver, limits.connectTimeout(), null, route),
-                new GuardedListener(listener), connections, limits.connectTimeout(), limits.idleTimeout());
+                new GuardedListener(listener), connections, limits.connectTimeout(), limits.idleTimeout(),
+                ServerLimits.of(limits));
+        IdleCloser idle = new IdleCloser(Front.FORWARD, config.listener());
         StreamServer server = new StreamServer("egressd-forward", limits);
         try {
             List<InetSocketAddress> bound = new ArrayList<>();
             for (Forward forward : forwards) {
-                bound.add((InetSocketAddress) server.bind(forward.listen(), false, ch -> {
-                    Counted counted = new Counted(connections);
+                bound.add((InetSocketAddress) server.bind(forward.listen(), false, idle, ch -> {
+                    Counted counted = new Counted(config, Front.FORWARD);
                     ch.pipeline().addLast("count", counted);
                     ch.pipeline().addLast("front", new ForwardConnection(config, forward, counted));
                 }).localAddress());

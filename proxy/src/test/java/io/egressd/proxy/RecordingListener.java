@@ -2,7 +2,9 @@ package io.egressd.proxy;
 
 import io.egressd.policy.Decision;
 import io.egressd.policy.EgressListener;
+import io.egressd.policy.Front;
 import io.egressd.policy.Protocol;
+import io.egressd.policy.Rejection;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -17,6 +19,13 @@ final class RecordingListener implements EgressListener {
     final List<Decided> decided = new CopyOnWriteArrayList<>();
     final List<Closed> closed = new CopyOnWriteArrayList<>();
     final List<Protocol> upstreamConnects = new CopyOnWriteArrayList<>();
+    /** Connections closed before a decision, as {@code front/why}: {@code socks5/max_connections}. */
+    final List<String> rejected = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void rejected(Front front, Rejection why) {
+        rejected.add(front.code() + "/" + why.code());
+    }
 
     @Override
     public void upstreamConnected(Protocol protocol, Decision decision, long connectNanos) {
@@ -50,5 +59,6 @@ final class RecordingListener implements EgressListener {
         decided.clear();
         closed.clear();
         upstreamConnects.clear();
+        rejected.clear();
     }
 }

@@ -84,7 +84,8 @@ class SocksFuzzTest {
         Duration timeout = Duration.ofSeconds(5);
         ConnectionCount connections = new ConnectionCount(1_000_000);
         return new StreamConfig(() -> policy, bound, new StreamDecider(resolver, timeout, null, route),
-                new GuardedListener(io.egressd.policy.EgressListener.NONE), connections, timeout, timeout);
+                new GuardedListener(io.egressd.policy.EgressListener.NONE), connections, timeout, timeout,
+                new ServerLimits(1_000_000, 0, System::nanoTime));
     }
 
     @FuzzTest(maxDuration = "2m")
@@ -98,8 +99,8 @@ class SocksFuzzTest {
         byte[] client = Arrays.copyOfRange(input, 1, input.length);
         StreamConfig config = bound ? sidecar : shared;
 
-        EmbeddedChannel channel = new EmbeddedChannel();
-        Counted counted = new Counted(config.connections());
+        EmbeddedChannel channel = new LoopbackEmbeddedChannel();
+        Counted counted = new Counted(config, io.egressd.policy.Front.SOCKS5);
         channel.pipeline().addLast("count", counted);
         channel.pipeline().addLast(SocksHandshake.ENCODER, Socks5ServerEncoder.DEFAULT);
         channel.pipeline().addLast(SocksHandshake.DECODER, new Socks5InitialRequestDecoder());

@@ -337,19 +337,18 @@ class SocksProxyTest {
     }
 
     @Test
-    void connectionsBeyondTheLimitAreRefusedWithLimitExceeded() throws Exception {
+    void connectionsBeyondTheLimitAreClosedAtAccept() throws Exception {
         try (SocksProxy limited = SocksProxy.start(settings().withMaxConnections(1), policy::get, listener,
                 resolver, null, new TestNetwork());
              SocksClient first = new SocksClient(limited.boundAddress())) {
             // Answered, so counted, before the second connection opens.
             assertThat(first.greet(SocksClient.PASSWORD)).isEqualTo(SocksClient.PASSWORD);
-            SocksClient second = new SocksClient(limited.boundAddress());
-            assertThat(second.greet(SocksClient.PASSWORD)).isEqualTo(SocksClient.PASSWORD);
-            assertThat(second.login("app", "app-token")).isZero();
-            assertThat(second.requestName(SocksClient.CONNECT, "api.test", echo.port())).isEqualTo(2);
-            assertThat(lastDecision().reason()).isEqualTo(Reason.LIMIT_EXCEEDED);
-            assertThat(limited.openConnections()).isBetween(1, 2);
-            second.close();
+            try (SocksClient second = new SocksClient(limited.boundAddress())) {
+                assertThat(second.closedByServer()).isTrue(); // unread: not even the greeting is answered
+            }
+            assertThat(listener.rejected).containsExactly("socks5/max_connections");
+            assertThat(listener.decided).isEmpty();
+            assertThat(limited.openConnections()).isEqualTo(1);
         }
     }
 
