@@ -1,8 +1,10 @@
 package io.egressd.proxy;
 
 import io.egressd.policy.Decision;
+import io.egressd.policy.Front;
 import io.egressd.policy.Protocol;
 import io.egressd.policy.Reason;
+import io.egressd.policy.Rejection;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
@@ -21,6 +23,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
@@ -85,6 +88,8 @@ final class EgressGate extends ChannelDuplexHandler {
     /** A CONNECT head was read and HTTP decoding stopped: until the tunnel opens, any byte is early. */
     private boolean connectHeadRead;
     private ScheduledFuture<?> connectGuard;
+    /** The idle timeout fired and nothing moved since: a close now is the idle timeout's. */
+    private boolean idleFired;
 
     EgressGate(GateConfig config) {
         this.config = config;
@@ -103,8 +108,11 @@ final class EgressGate extends ChannelDuplexHandler {
         if (ctx.channel().remoteAddress() instanceof InetSocketAddress address) {
             client = address;
         }
-        if (client == null || client.getAddress() == null || !config.connections().admit(client.getAddress())) {
-            log.debug("closing a connection from {} at accept: over the connection limits", client);
+        Rejection refused = client == null || client.getAddress() == null ? Rejection.MAX_CONNECTIONS_PER_SOURCE
+                : config.connections().admission(client.getAddress());
+        if (refused != null) {
+            log.debug("closing a connection from {} at accept: over {}", client, refused.code());
+            config.listener().rejected(Front.HTTP, refused);
             state = State.CLOSING;
             ctx.channel().config().setAutoRead(false);
             ctx.executor().execute(ctx::close);
@@ -149,6 +157,7 @@ final class EgressGate extends ChannelDuplexHandler {
         headTimer = null;
         if (awaitingHead && state != State.CLOSING) {
             log.debug("closing {}: no complete request head within {}", client, config.headerTimeout());
+            config.listener().rejected(Front.HTTP, Rejection.HEADER_TIMEOUT);
             state = State.CLOSING;
             ctx.close();
         }
@@ -162,8 +171,25 @@ final class EgressGate extends ChannelDuplexHandler {
         }
     }
 
+    /**
+     * LittleProxy's idle handler sits before the gate, and LittleProxy closes an idle client (after
+     * a write of its own, so not within this call) unless its upstream is still busy: a close with
+     * no traffic since the idle event is the idle timeout's, and is reported as such.
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof IdleStateEvent) {
+            idleFired = true;
+        }
+        super.userEventTriggered(ctx, evt);
+    }
+
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        if (idleFired) {
+            idleFired = false;
+            config.listener().rejected(Front.HTTP, Rejection.IDLE_TIMEOUT);
+        }
         shutDown();
         super.channelInactive(ctx);
     }
@@ -183,6 +209,7 @@ final class EgressGate extends ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        idleFired = false;
         if (state == State.CLOSING) {
             ReferenceCountUtil.release(msg);
         } else if (connectHeadRead && state != State.TUNNEL && !endOfConnectHead(msg)) {
@@ -425,6 +452,9 @@ final class EgressGate extends ChannelDuplexHandler {
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        if (!(msg instanceof ByteBuf empty && !empty.isReadable())) {
+            idleFired = false; // LittleProxy's idle close writes an empty buffer first
+        }
         Exchange current = exchange;
         if (state == State.CLOSING) {
             // Answered here and closing: nothing of LittleProxy's (a late 200 or 502) may follow that answer.

@@ -113,6 +113,7 @@ class FloodLimitsTest {
                 trickle.interrupt();
             }
             await().atMost(Duration.ofSeconds(5)).until(() -> fx.proxy.openConnections() == 0);
+            assertThat(fx.listener.rejected).containsExactly("http/header_timeout");
             assertThat(upstream.accepts()).isEqualTo(before);
             assertThat(getFrom(APP_SOURCE, fx.address()).status()).isEqualTo(200);
         }
@@ -141,6 +142,20 @@ class FloodLimitsTest {
     }
 
     @Test
+    void aKeptAliveConnectionQuietForTheIdleTimeoutIsClosedAndReported() throws Exception {
+        try (ProxyFixture fx = new ProxyFixture(policy, new LoopbackResolver(),
+                ProxyFixture.settings().withIdleTimeout(Duration.ofSeconds(1)));
+             Socket kept = from(APP_SOURCE, fx.address())) {
+            kept.setSoTimeout(10_000);
+            kept.getOutputStream().write(get().getBytes(StandardCharsets.ISO_8859_1));
+            assertThat(RawHttp.read(kept, false).status()).isEqualTo(200);
+            assertThat(closedByPeer(kept, Duration.ofSeconds(10))).isTrue();
+            await().atMost(Duration.ofSeconds(5)).until(() -> fx.listener.rejected.contains("http/idle_timeout"));
+            assertThat(fx.listener.rejected).containsExactly("http/idle_timeout");
+        }
+    }
+
+    @Test
     void unknownSourcesCannotTakeTheSlotsOfAnIdentifiedClient() throws Exception {
         List<Socket> sockets = new ArrayList<>();
         try (ProxyFixture fx = new ProxyFixture(policy, new LoopbackResolver(), ProxyFixture.settings()
@@ -159,6 +174,7 @@ class FloodLimitsTest {
             }
             assertThat(closed).as("connections from the flooding source closed at accept").isEqualTo(4);
             assertThat(fx.proxy.openConnections()).isEqualTo(2);
+            assertThat(fx.listener.rejected).containsOnly("http/max_connections_per_source").hasSize(4);
 
             assertThat(getFrom(APP_SOURCE, fx.address()).status()).isEqualTo(200);
 
@@ -172,6 +188,9 @@ class FloodLimitsTest {
             try (Socket over = from(APP_SOURCE, fx.address())) {
                 assertThat(closedByPeer(over, Duration.ofSeconds(5))).isTrue();
             }
+            assertThat(fx.listener.rejected).filteredOn("http/max_connections"::equals).hasSize(1);
+            assertThat(fx.listener.decided).as("no server is known at accept: no refusal is audited")
+                    .allSatisfy(d -> assertThat(d.decision().allowed()).isTrue());
             // ... and only open connections count: one closing frees its slot.
             sockets.get(sockets.size() - 1).close();
             await().atMost(Duration.ofSeconds(5)).until(() -> fx.proxy.openConnections() == 3);
