@@ -98,7 +98,9 @@ public final class DnsFilter implements AutoCloseable {
         try {
             ConnectionCount tcpLimits = new ConnectionCount(settings.tcpMaxConnections(),
                     settings.tcpMaxConnectionsPerSource());
-            Channel[] channels = bind(settings, group, service, tcpLimits);
+            SourceRateLimit udpRate = new SourceRateLimit(settings.udpQueriesPerSecondPerSource(),
+                    settings.udpQueryBurstPerSource(), nanoClock);
+            Channel[] channels = bind(settings, group, service, tcpLimits, udpRate, listener);
             return new DnsFilter(group, channels[0], channels[1], tcpLimits);
         } catch (IOException | RuntimeException e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
@@ -107,9 +109,10 @@ public final class DnsFilter implements AutoCloseable {
     }
 
     private static Channel[] bind(DnsSettings settings, EventLoopGroup group, QueryService service,
-                                  ConnectionCount tcpLimits) throws IOException {
+                                  ConnectionCount tcpLimits, SourceRateLimit udpRate, EgressListener listener)
+            throws IOException {
         InetSocketAddress listen = settings.listen();
-        UdpQueryHandler udpHandler = new UdpQueryHandler(service);
+        UdpQueryHandler udpHandler = new UdpQueryHandler(service, udpRate, listener);
         Bootstrap udp = new Bootstrap().group(group).channel(NioDatagramChannel.class)
                 .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_QUERY_DATAGRAM))
                 // Room for bursts of queries (the kernel caps this at net.core.rmem_max).
@@ -121,11 +124,11 @@ public final class DnsFilter implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         // Admission first: an unknown or surplus client is closed before anything is read.
                         ch.pipeline().addLast(
-                                new TcpAdmission(tcpLimits, service::knows),
+                                new TcpAdmission(tcpLimits, service::knows, listener),
                                 new IdleStateHandler(0, 0, TCP_IDLE_SECONDS),
-                                new DnsFrameDecoder(settings.tcpFrameTimeout()),
+                                new DnsFrameDecoder(settings.tcpFrameTimeout(), listener),
                                 new LengthFieldPrepender(2),
-                                new TcpQueryHandler(service));
+                                new TcpQueryHandler(service, listener));
                     }
                 });
         // Port 0: UDP picks a port and TCP follows it; retry in the rare case TCP finds it taken.

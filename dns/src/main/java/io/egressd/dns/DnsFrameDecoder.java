@@ -1,5 +1,8 @@
 package io.egressd.dns;
 
+import io.egressd.policy.EgressListener;
+import io.egressd.policy.Front;
+import io.egressd.policy.Rejection;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
@@ -18,12 +21,14 @@ final class DnsFrameDecoder extends LengthFieldBasedFrameDecoder {
     static final int MAX_MESSAGE = 65_535;
 
     private final long timeoutMillis;
+    private final EgressListener listener;
     private ScheduledFuture<?> partial;
 
-    DnsFrameDecoder(Duration frameTimeout) {
+    DnsFrameDecoder(Duration frameTimeout, EgressListener listener) {
         // Netty counts the length field itself in the frame length it checks.
         super(MAX_MESSAGE + 2, 0, 2, 0, 2);
         this.timeoutMillis = frameTimeout.toMillis();
+        this.listener = listener;
     }
 
     @Override
@@ -41,6 +46,9 @@ final class DnsFrameDecoder extends LengthFieldBasedFrameDecoder {
         if (actualReadableBytes() > 0 && partial == null && ctx.channel().isActive()) {
             partial = ctx.executor().schedule(() -> {
                 partial = null;
+                if (ctx.channel().isOpen()) {
+                    listener.rejected(Front.DNS_TCP, Rejection.FRAME_TIMEOUT);
+                }
                 ctx.close();
             }, timeoutMillis, TimeUnit.MILLISECONDS);
         }

@@ -25,10 +25,14 @@ import java.util.Objects;
  * @param tcpMaxConnectionsPerSource TCP connections from one source address held at once; more are closed at accept
  * @param tcpFrameTimeout a TCP connection holding part of a query frame this long after its last complete
  *                        frame (or its start) is closed, however slowly the rest trickles in
+ * @param udpQueriesPerSecondPerSource UDP queries one source address may send per second; more are dropped
+ *                        unanswered; 0 turns the limit off
+ * @param udpQueryBurstPerSource       UDP queries one source may send at once above that rate (its bucket)
  */
 public record DnsSettings(InetSocketAddress listen, String boundServer, List<InetSocketAddress> upstreams,
                           Duration upstreamTimeout, DenyRcode denyRcode, int cacheMaxEntries, long cacheMaxBytes,
-                          int tcpMaxConnections, int tcpMaxConnectionsPerSource, Duration tcpFrameTimeout) {
+                          int tcpMaxConnections, int tcpMaxConnectionsPerSource, Duration tcpFrameTimeout,
+                          int udpQueriesPerSecondPerSource, int udpQueryBurstPerSource) {
 
     public static final Duration DEFAULT_UPSTREAM_TIMEOUT = Duration.ofSeconds(3);
     public static final DenyRcode DEFAULT_DENY_RCODE = DenyRcode.NXDOMAIN;
@@ -39,6 +43,12 @@ public record DnsSettings(InetSocketAddress listen, String boundServer, List<Ine
     public static final int DEFAULT_TCP_MAX_CONNECTIONS = 1024;
     public static final int DEFAULT_TCP_MAX_CONNECTIONS_PER_SOURCE = 64;
     public static final Duration DEFAULT_TCP_FRAME_TIMEOUT = Duration.ofSeconds(5);
+    /**
+     * Far above what a host's resolver sends (a lookup is a few queries, search domains included),
+     * far below what one flooding source can send; docs/config.md says why.
+     */
+    public static final int DEFAULT_UDP_QUERIES_PER_SECOND_PER_SOURCE = 1000;
+    public static final int DEFAULT_UDP_QUERY_BURST_PER_SOURCE = 2000;
     /** The {@code dns.upstreams} entry that means "the nameservers of /etc/resolv.conf". */
     public static final String SYSTEM = "system";
 
@@ -48,7 +58,8 @@ public record DnsSettings(InetSocketAddress listen, String boundServer, List<Ine
     public DnsSettings(InetSocketAddress listen, String boundServer, List<InetSocketAddress> upstreams,
                        Duration upstreamTimeout, DenyRcode denyRcode, int cacheMaxEntries) {
         this(listen, boundServer, upstreams, upstreamTimeout, denyRcode, cacheMaxEntries, DEFAULT_CACHE_MAX_BYTES,
-                DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_TCP_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_TCP_FRAME_TIMEOUT);
+                DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_TCP_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_TCP_FRAME_TIMEOUT,
+                DEFAULT_UDP_QUERIES_PER_SECOND_PER_SOURCE, DEFAULT_UDP_QUERY_BURST_PER_SOURCE);
     }
 
     public DnsSettings {
@@ -62,6 +73,9 @@ public record DnsSettings(InetSocketAddress listen, String boundServer, List<Ine
         }
         if (tcpMaxConnections < 1 || tcpMaxConnectionsPerSource < 1) {
             throw new IllegalArgumentException("TCP connection limits must be at least 1");
+        }
+        if (udpQueriesPerSecondPerSource < 0 || udpQueryBurstPerSource < 1) {
+            throw new IllegalArgumentException("the UDP query rate must be 0 (off) or more, its burst at least 1");
         }
         Objects.requireNonNull(upstreamTimeout, "upstreamTimeout");
         Objects.requireNonNull(denyRcode, "denyRcode");
@@ -90,12 +104,20 @@ public record DnsSettings(InetSocketAddress listen, String boundServer, List<Ine
 
     public DnsSettings withTcpLimits(int maxConnections, int maxConnectionsPerSource, Duration frameTimeout) {
         return new DnsSettings(listen, boundServer, upstreams, upstreamTimeout, denyRcode, cacheMaxEntries,
-                cacheMaxBytes, maxConnections, maxConnectionsPerSource, frameTimeout);
+                cacheMaxBytes, maxConnections, maxConnectionsPerSource, frameTimeout, udpQueriesPerSecondPerSource,
+                udpQueryBurstPerSource);
     }
 
     public DnsSettings withCacheMaxBytes(long maxBytes) {
         return new DnsSettings(listen, boundServer, upstreams, upstreamTimeout, denyRcode, cacheMaxEntries,
-                maxBytes, tcpMaxConnections, tcpMaxConnectionsPerSource, tcpFrameTimeout);
+                maxBytes, tcpMaxConnections, tcpMaxConnectionsPerSource, tcpFrameTimeout, udpQueriesPerSecondPerSource,
+                udpQueryBurstPerSource);
+    }
+
+    /** @param perSecond UDP queries per source per second, 0 for no limit; {@code burst} at least 1 */
+    public DnsSettings withUdpRateLimit(int perSecond, int burst) {
+        return new DnsSettings(listen, boundServer, upstreams, upstreamTimeout, denyRcode, cacheMaxEntries,
+                cacheMaxBytes, tcpMaxConnections, tcpMaxConnectionsPerSource, tcpFrameTimeout, perSecond, burst);
     }
 
     /**

@@ -1,6 +1,9 @@
 package io.egressd.dns;
 
 import io.egressd.policy.ConnectionCount;
+import io.egressd.policy.EgressListener;
+import io.egressd.policy.Front;
+import io.egressd.policy.Rejection;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import java.net.InetAddress;
@@ -20,23 +23,26 @@ final class TcpAdmission extends ChannelInboundHandlerAdapter {
 
     private final ConnectionCount limits;
     private final Predicate<InetAddress> known;
+    private final EgressListener listener;
     private InetAddress counted;
 
-    TcpAdmission(ConnectionCount limits, Predicate<InetAddress> known) {
+    TcpAdmission(ConnectionCount limits, Predicate<InetAddress> known, EgressListener listener) {
         this.limits = limits;
         this.known = known;
+        this.listener = listener;
     }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         InetAddress source = ctx.channel().remoteAddress() instanceof InetSocketAddress a ? a.getAddress() : null;
-        boolean admitted = false;
+        Rejection refused = Rejection.UNKNOWN_SOURCE;
         try {
-            admitted = source != null && known.test(source) && limits.admit(source);
+            refused = source == null || !known.test(source) ? Rejection.UNKNOWN_SOURCE : limits.admission(source);
         } catch (RuntimeException e) {
             log.warn("cannot identify DNS TCP client {}; closing", source, e);
         }
-        if (!admitted) {
+        if (refused != null) {
+            listener.rejected(Front.DNS_TCP, refused);
             log.debug("closing DNS TCP connection from {} at accept: unknown client or over the limits", source);
             ctx.channel().config().setAutoRead(false);
             ctx.executor().execute(ctx::close);

@@ -1,5 +1,8 @@
 package io.egressd.dns;
 
+import io.egressd.policy.EgressListener;
+import io.egressd.policy.Front;
+import io.egressd.policy.Rejection;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -24,11 +27,13 @@ final class TcpQueryHandler extends SimpleChannelInboundHandler<ByteBuf> {
     static final int MAX_PENDING = 64;
 
     private final QueryService service;
+    private final EgressListener listener;
     // Touched only on this channel's event loop (answers complete there), so a plain int suffices.
     private int pending;
 
-    TcpQueryHandler(QueryService service) {
+    TcpQueryHandler(QueryService service, EgressListener listener) {
         this.service = service;
+        this.listener = listener;
     }
 
     @Override
@@ -70,6 +75,9 @@ final class TcpQueryHandler extends SimpleChannelInboundHandler<ByteBuf> {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
         if (event instanceof IdleStateEvent && pending == 0) {
+            if (ctx.channel().isOpen()) {
+                listener.rejected(Front.DNS_TCP, Rejection.IDLE_TIMEOUT);
+            }
             ctx.close();
             return;
         }

@@ -1,5 +1,7 @@
 package io.egressd.dns;
 
+import io.egressd.policy.EgressListener;
+import io.egressd.policy.Rejection;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandler;
@@ -11,21 +13,35 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xbill.DNS.Message;
 
-/** DNS over UDP: one datagram in, at most one datagram back, truncated to what the client accepts. */
+/**
+ * DNS over UDP: one datagram in, at most one datagram back, truncated to what the client accepts.
+ * A source over its query rate is dropped unanswered. Shared by the one UDP channel, so it runs
+ * on that channel's loop only.
+ */
 @ChannelHandler.Sharable
 final class UdpQueryHandler extends SimpleChannelInboundHandler<DatagramPacket> {
 
     private static final Logger log = LoggerFactory.getLogger(UdpQueryHandler.class);
 
     private final QueryService service;
+    private final SourceRateLimit rateLimit;
+    private final EgressListener listener;
 
-    UdpQueryHandler(QueryService service) {
+    UdpQueryHandler(QueryService service, SourceRateLimit rateLimit, EgressListener listener) {
         this.service = service;
+        this.rateLimit = rateLimit;
+        this.listener = listener;
     }
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket packet) {
         InetSocketAddress client = packet.sender();
+        // Before any decoding: a flooding source costs a map lookup per datagram, and gets nothing
+        // back (an answer, even REFUSED, would be reflected at whoever its address really is).
+        if (!rateLimit.tryQuery(client.getAddress())) {
+            listener.queryDropped(Rejection.RATE_LIMITED);
+            return;
+        }
         byte[] wire = ByteBufUtil.getBytes(packet.content());
         Decoded decoded = QueryDecoder.decode(wire, client, false);
         if (decoded instanceof Decoded.Reply reply) {

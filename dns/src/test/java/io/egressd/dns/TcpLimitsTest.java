@@ -86,6 +86,7 @@ class TcpLimitsTest {
             assertThat(closedByPeer(unknown, Duration.ofSeconds(5))).isTrue();
             assertThat(dns.filter.openTcpConnections()).isZero();
             assertThat(dns.listener.queries).isEmpty();
+            assertThat(dns.listener.rejected).containsExactly("dns_tcp/unknown_source");
             try (Socket app = from("127.0.0.1", dns.filter.tcpAddress())) {
                 assertThat(ask(app, 7).getRcode()).isEqualTo(Rcode.NOERROR);
             }
@@ -120,6 +121,8 @@ class TcpLimitsTest {
                 assertThat(closedByPeer(over, Duration.ofSeconds(5))).isTrue();
             }
             assertThat(dns.filter.openTcpConnections()).isEqualTo(3);
+            assertThat(dns.listener.rejected).containsExactly("dns_tcp/max_connections_per_source",
+                    "dns_tcp/max_connections_per_source", "dns_tcp/max_connections");
         } finally {
             for (Socket s : sockets) {
                 s.close();
@@ -159,6 +162,7 @@ class TcpLimitsTest {
                 trickle.interrupt();
             }
             await().atMost(Duration.ofSeconds(5)).until(() -> dns.filter.openTcpConnections() == 0);
+            assertThat(dns.listener.rejected).containsExactly("dns_tcp/frame_timeout");
         }
     }
 
