@@ -26,9 +26,13 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
      * @param tcpMaxConnections          DNS TCP connections held at once; more are closed at accept, unread
      * @param tcpMaxConnectionsPerSource DNS TCP connections from one source address held at once
      * @param tcpFrameTimeout            a DNS TCP connection holding part of a query this long is closed
+     * @param udpQueriesPerSecondPerSource UDP queries one source address may send per second (more are
+     *                                   dropped unanswered); 0 turns the limit off
+     * @param udpQueryBurstPerSource     UDP queries one source may send at once above that rate
      */
     public record Dns(List<String> upstreams, String denyRcode, Duration timeout, int tcpMaxConnections,
-                      int tcpMaxConnectionsPerSource, Duration tcpFrameTimeout) {
+                      int tcpMaxConnectionsPerSource, Duration tcpFrameTimeout,
+                      int udpQueriesPerSecondPerSource, int udpQueryBurstPerSource) {
         public Dns {
             upstreams = List.copyOf(upstreams);
         }
@@ -56,7 +60,8 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
     /** The shipped defaults: loopback listeners, ./allowlists, deny what no allowlist allows. */
     public static Config defaults() {
         return new Config(null, Path.of("allowlists"), null, DEFAULT_LISTEN,
-                new Dns(List.of("system"), "NXDOMAIN", Duration.ofSeconds(3), 1024, 64, Duration.ofSeconds(5)),
+                new Dns(List.of("system"), "NXDOMAIN", Duration.ofSeconds(3), 1024, 64, Duration.ofSeconds(5),
+                        1000, 2000),
                 new Audit("stdout", true, false),
                 GlobalDeny.BUILT_IN,
                 new Limits(Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000, Duration.ofSeconds(10), 256, 1024,

@@ -27,7 +27,8 @@ public final class ConfigLoader {
     private static final Set<String> TOP = keys("allowlists", "server", "listen", "dns", "audit", "deny", "limits");
     private static final Set<String> LISTEN = keys("http", "socks", "dns", "admin");
     private static final Set<String> DNS = keys("upstreams", "deny_rcode", "timeout", "tcp_max_connections",
-            "tcp_max_connections_per_source", "tcp_frame_timeout");
+            "tcp_max_connections_per_source", "tcp_frame_timeout",
+            "udp_queries_per_second_per_source", "udp_query_burst_per_source");
     private static final Set<String> AUDIT = keys("output", "allowed", "dns_allowed");
     private static final Set<String> DENY = keys("hosts", "cidrs");
     private static final Set<String> LIMITS = keys("connect_timeout", "idle_timeout", "max_connections", "header_timeout",
@@ -135,7 +136,11 @@ public final class ConfigLoader {
                         count(yaml, m, "tcp_max_connections", "dns.tcp_max_connections", dns.tcpMaxConnections()),
                         count(yaml, m, "tcp_max_connections_per_source", "dns.tcp_max_connections_per_source",
                                 dns.tcpMaxConnectionsPerSource()),
-                        duration(yaml, m, "tcp_frame_timeout", "dns.tcp_frame_timeout", dns.tcpFrameTimeout()));
+                        duration(yaml, m, "tcp_frame_timeout", "dns.tcp_frame_timeout", dns.tcpFrameTimeout()),
+                        rate(yaml, m, "udp_queries_per_second_per_source", "dns.udp_queries_per_second_per_source",
+                                dns.udpQueriesPerSecondPerSource()),
+                        count(yaml, m, "udp_query_burst_per_source", "dns.udp_query_burst_per_source",
+                                dns.udpQueryBurstPerSource()));
             }
         }
         Config.Audit audit = d.audit();
@@ -293,11 +298,16 @@ public final class ConfigLoader {
 
     /** A whole number from 0 (off) to 9999999. */
     private static int rate(YamlFile yaml, Map<String, Node> m, String key, String path, int dflt) {
-        if (m.containsKey(key) && m.get(key) instanceof org.yaml.snakeyaml.nodes.ScalarNode s
-                && Tag.INT.equals(s.getTag()) && "0".equals(s.getValue())) {
-            return 0;
+        if (!m.containsKey(key)) {
+            return dflt;
         }
-        return count(yaml, m, key, path, dflt);
+        Node n = m.get(key);
+        String v = n instanceof org.yaml.snakeyaml.nodes.ScalarNode s ? s.getValue() : "";
+        if (Tag.INT.equals(n.getTag()) && v.matches("0|[1-9][0-9]{0,6}")) {
+            return Integer.parseInt(v);
+        }
+        yaml.error(n, path + ": expected a whole number from 0 (off) to 9999999");
+        return dflt;
     }
 
     private static Duration duration(YamlFile yaml, Map<String, Node> m, String key, String path, Duration dflt) {

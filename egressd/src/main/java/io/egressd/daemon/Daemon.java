@@ -148,7 +148,9 @@ public final class Daemon implements AutoCloseable {
                     DnsSettings.parseUpstreams(config.dns().upstreams()), config.dns().timeout(),
                     DenyRcode.parse(config.dns().denyRcode()), DnsSettings.DEFAULT_CACHE_MAX_ENTRIES)
                     .withTcpLimits(config.dns().tcpMaxConnections(), config.dns().tcpMaxConnectionsPerSource(),
-                            config.dns().tcpFrameTimeout());
+                            config.dns().tcpFrameTimeout())
+                    .withUdpRateLimit(config.dns().udpQueriesPerSecondPerSource(),
+                            config.dns().udpQueryBurstPerSource());
             dns = push(started, DnsFilter.start(settings, policy, observers, learned));
             readiness.met("dns");
         }

@@ -3,8 +3,10 @@ package io.egressd.metrics;
 import io.egressd.audit.AuditEvent;
 import io.egressd.policy.Decision;
 import io.egressd.policy.EgressListener;
+import io.egressd.policy.Front;
 import io.egressd.policy.Policy;
 import io.egressd.policy.Protocol;
+import io.egressd.policy.Rejection;
 import io.egressd.policy.ValidationError;
 import io.egressd.reload.ReloadListener;
 import io.egressd.reload.Trigger;
@@ -36,6 +38,17 @@ public final class EgressMetrics implements EgressListener, ReloadListener {
 
     private record ConnectionKey(String server, String protocol) { }
 
+    /** What each listener can close a connection for, before or without a decision; all counted from 0. */
+    static final Map<Front, List<Rejection>> REJECTIONS = Map.of(
+            Front.HTTP, List.of(Rejection.MAX_CONNECTIONS, Rejection.MAX_CONNECTIONS_PER_SOURCE,
+                    Rejection.HEADER_TIMEOUT, Rejection.IDLE_TIMEOUT),
+            Front.SOCKS5, List.of(Rejection.MAX_CONNECTIONS, Rejection.MAX_CONNECTIONS_PER_SOURCE,
+                    Rejection.IDLE_TIMEOUT),
+            Front.FORWARD, List.of(Rejection.MAX_CONNECTIONS, Rejection.MAX_CONNECTIONS_PER_SOURCE,
+                    Rejection.IDLE_TIMEOUT),
+            Front.DNS_TCP, List.of(Rejection.MAX_CONNECTIONS, Rejection.MAX_CONNECTIONS_PER_SOURCE,
+                    Rejection.UNKNOWN_SOURCE, Rejection.FRAME_TIMEOUT, Rejection.IDLE_TIMEOUT));
+
     /** The histogram buckets of egressd_upstream_connect_seconds: loopback to a slow far-away upstream. */
     static final Duration[] CONNECT_BUCKETS = {
         Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25),
@@ -58,6 +71,8 @@ public final class EgressMetrics implements EgressListener, ReloadListener {
     private final AtomicLong lastSuccessMillis = new AtomicLong();
     private final AtomicLong lastFailureMillis = new AtomicLong();
     private final Timer upstreamConnect;
+    private final Map<Front, Map<Rejection, Counter>> rejected = new EnumMap<>(Front.class);
+    private final Counter droppedQueries;
 
     public EgressMetrics(MeterRegistry registry, Clock clock) {
         this.registry = registry;
@@ -78,6 +93,19 @@ public final class EgressMetrics implements EgressListener, ReloadListener {
         upstreamConnect = Timer.builder("egressd.upstream.connect")
                 .description("Time to open the TCP connection to the vetted upstream address")
                 .serviceLevelObjectives(CONNECT_BUCKETS)
+                .register(registry);
+        REJECTIONS.forEach((front, reasons) -> {
+            Map<Rejection, Counter> byReason = new EnumMap<>(Rejection.class);
+            for (Rejection why : reasons) {
+                byReason.put(why, Counter.builder("egressd.connections.rejected").tag("listener", front.code())
+                        .tag("reason", why.code())
+                        .description("Client connections closed at accept or by a timeout, before or without a decision")
+                        .register(registry));
+            }
+            rejected.put(front, byReason);
+        });
+        droppedQueries = Counter.builder("egressd.dns.queries.dropped").tag("reason", Rejection.RATE_LIMITED.code())
+                .description("UDP DNS queries dropped unanswered: their source was over its query rate")
                 .register(registry);
     }
 
@@ -132,6 +160,21 @@ public final class EgressMetrics implements EgressListener, ReloadListener {
                         .tag("qtype", k.qtype).description("DNS queries answered, by decision and query type")
                         .register(registry)).increment();
         count(server, Protocol.DNS.code(), decision);
+    }
+
+    @Override
+    public void rejected(Front front, Rejection why) {
+        Counter counter = rejected.getOrDefault(front, Map.of()).get(why);
+        if (counter != null) {
+            counter.increment();
+        }
+    }
+
+    @Override
+    public void queryDropped(Rejection why) {
+        if (why == Rejection.RATE_LIMITED) {
+            droppedQueries.increment();
+        }
     }
 
     @Override

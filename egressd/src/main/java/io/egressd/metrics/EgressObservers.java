@@ -3,8 +3,10 @@ package io.egressd.metrics;
 import io.egressd.audit.Auditor;
 import io.egressd.policy.Decision;
 import io.egressd.policy.EgressListener;
+import io.egressd.policy.Front;
 import io.egressd.policy.Policy;
 import io.egressd.policy.Protocol;
+import io.egressd.policy.Rejection;
 import io.egressd.policy.ValidationError;
 import io.egressd.reload.ReloadListener;
 import io.egressd.reload.Trigger;
@@ -53,6 +55,17 @@ public final class EgressObservers implements EgressListener, ReloadListener {
     public void queried(InetSocketAddress client, Decision decision, String qname, String qtype, String rcode) {
         run(() -> audit.queried(client, decision, qname, qtype, rcode));
         run(() -> metrics.queried(client, decision, qname, qtype, rcode));
+    }
+
+    /** Counted only: no server is known, and an audit line per flooded connection would let a flood fill the disk. */
+    @Override
+    public void rejected(Front front, Rejection why) {
+        run(() -> metrics.rejected(front, why));
+    }
+
+    @Override
+    public void queryDropped(Rejection why) {
+        run(() -> metrics.queryDropped(why));
     }
 
     @Override

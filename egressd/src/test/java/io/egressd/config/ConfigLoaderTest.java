@@ -136,6 +136,25 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void dnsUdpRateLimitHasASafeDefaultCanBeSetOrTurnedOffAndIsCheckedStrictly() throws Exception {
+        Config.Dns defaults = ConfigLoader.load(write("dns: {timeout: 2s}")).dns();
+        assertThat(defaults.udpQueriesPerSecondPerSource()).isEqualTo(1000);
+        assertThat(defaults.udpQueryBurstPerSource()).isEqualTo(2000);
+
+        Config.Dns set = ConfigLoader.load(write(
+                "dns: {udp_queries_per_second_per_source: 50, udp_query_burst_per_source: 80}")).dns();
+        assertThat(set.udpQueriesPerSecondPerSource()).isEqualTo(50);
+        assertThat(set.udpQueryBurstPerSource()).isEqualTo(80);
+        assertThat(ConfigLoader.load(write("dns: {udp_queries_per_second_per_source: 0}")).dns()
+                .udpQueriesPerSecondPerSource()).isZero();
+
+        assertThat(errors("dns: {udp_queries_per_second_per_source: -1, udp_query_burst_per_source: 0}"))
+                .containsExactly(
+                        ":1:42: dns.udp_queries_per_second_per_source: expected a whole number from 0 (off) to 9999999",
+                        ":1:74: dns.udp_query_burst_per_source: expected a whole number from 1 to 9999999");
+    }
+
+    @Test
     void errorsNameLineColumnAndWhatToWrite() throws Exception {
         assertThat(errors("""
                 listen:

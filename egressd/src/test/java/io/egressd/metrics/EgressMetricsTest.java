@@ -7,10 +7,12 @@ import io.egressd.audit.AuditSchema;
 import io.egressd.audit.RecordingSink;
 import io.egressd.audit.Samples;
 import io.egressd.policy.Decision;
+import io.egressd.policy.Front;
 import io.egressd.policy.Mode;
 import io.egressd.policy.Policy;
 import io.egressd.policy.Protocol;
 import io.egressd.policy.Reason;
+import io.egressd.policy.Rejection;
 import io.egressd.policy.ValidationError;
 import io.egressd.reload.Trigger;
 import java.net.InetSocketAddress;
@@ -189,6 +191,29 @@ class EgressMetricsTest {
 
         assertThat(result.output()).isEmpty();
         assertThat(result.exit()).isZero();
+    }
+
+    @Test
+    void connectionsClosedBeforeADecisionAreCountedByListenerAndReasonFromZero() {
+        assertThat(value("egressd_connections_rejected_total", Map.of("listener", "http",
+                "reason", "header_timeout"))).isZero();
+        assertThat(value("egressd_dns_queries_dropped_total", Map.of("reason", "rate_limited"))).isZero();
+        metrics.rejected(Front.HTTP, Rejection.MAX_CONNECTIONS_PER_SOURCE);
+        metrics.rejected(Front.HTTP, Rejection.MAX_CONNECTIONS_PER_SOURCE);
+        metrics.rejected(Front.SOCKS5, Rejection.MAX_CONNECTIONS);
+        metrics.rejected(Front.DNS_TCP, Rejection.UNKNOWN_SOURCE);
+        metrics.queryDropped(Rejection.RATE_LIMITED);
+
+        assertThat(value("egressd_connections_rejected_total", Map.of("listener", "http",
+                "reason", "max_connections_per_source"))).isEqualTo(2);
+        assertThat(value("egressd_connections_rejected_total", Map.of("listener", "socks5",
+                "reason", "max_connections"))).isEqualTo(1);
+        assertThat(value("egressd_connections_rejected_total", Map.of("listener", "dns_tcp",
+                "reason", "unknown_source"))).isEqualTo(1);
+        assertThat(value("egressd_connections_rejected_total", Map.of())).isEqualTo(4);
+        assertThat(value("egressd_dns_queries_dropped_total", Map.of("reason", "rate_limited"))).isEqualTo(1);
+        assertThat(Exposition.samples(prometheus.scrape(), "egressd_connections_rejected_total"))
+                .allSatisfy(s -> assertThat(s.labels()).containsOnlyKeys("listener", "reason"));
     }
 
     @Test
