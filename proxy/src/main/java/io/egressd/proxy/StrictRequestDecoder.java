@@ -10,6 +10,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -20,11 +21,14 @@ import java.util.List;
  * which is how requests are smuggled past a proxy. Such a head is refused instead: the gate sees
  * a request whose decoder result failed and answers 400, and nothing is forwarded.
  *
- * <p>A head is: optional empty lines, then {@code METHOD SP request-target SP HTTP/d.d CRLF}
+ * <p>A head is: optional empty lines, then {@code METHOD SP request-target SP HTTP/1.0 CRLF} (or 1.1)
  * with an upper-case method and a target without spaces, control characters or '#', then at most
  * {@value #MAX_HEADERS} header lines, none starting with whitespace, none with a control
  * character other than HT, each ending in CRLF, then CRLF. Bodies are left to Netty: the check
- * runs only where a head starts (at the start, and after each request's last content).
+ * runs only where a head starts (at the start, and after each request's last content). A head
+ * with two Content-Length fields, or Content-Length and Transfer-Encoding together, is refused
+ * too, whatever its version: Netty rejects those shapes in HTTP/1.1 only, and passed them on in
+ * HTTP/1.0, two equal lengths merged into one (found by HttpRequestFuzzTest).
  */
 final class StrictRequestDecoder extends HttpRequestDecoder {
 
@@ -47,6 +51,8 @@ final class StrictRequestDecoder extends HttpRequestDecoder {
     private int scanned;
     private int lineStart;
     private int lines;
+    private int lengthFields;
+    private boolean transferEncoding;
 
     StrictRequestDecoder() {
         super(MAX_INITIAL_LINE_LENGTH, MAX_HEADER_SIZE, MAX_CHUNK_SIZE);
@@ -66,6 +72,8 @@ final class StrictRequestDecoder extends HttpRequestDecoder {
             scanned = 0;
             lineStart = 0;
             lines = 0;
+            lengthFields = 0;
+            transferEncoding = false;
             if (problem != null) {
                 refused = true;
                 in.skipBytes(in.readableBytes());
@@ -112,11 +120,18 @@ final class StrictRequestDecoder extends HttpRequestDecoder {
                 }
                 int to = i - 1;
                 if (to == from) {
-                    return null; // the empty line after the header fields: a complete head
+                    // The empty line after the header fields: a complete head, if its length is unambiguous.
+                    if (lengthFields > 1) {
+                        return "more than one Content-Length field";
+                    }
+                    return lengthFields == 1 && transferEncoding ? "both Content-Length and Transfer-Encoding" : null;
                 }
                 String problem = lines == 0 ? requestLine(in, from, to) : headerLine(in, from, to);
                 if (problem != null) {
                     return problem;
+                }
+                if (lines > 0) {
+                    countFraming(in, from, to);
                 }
                 if (++lines > MAX_HEADERS + 1) {
                     return "more than " + MAX_HEADERS + " header fields";
@@ -130,7 +145,21 @@ final class StrictRequestDecoder extends HttpRequestDecoder {
         return INCOMPLETE;
     }
 
-    /** {@code METHOD SP target SP HTTP/d.d}, exactly. */
+    /** Notes a Content-Length or Transfer-Encoding field (name compared without case, blanks before ':' ignored). */
+    private void countFraming(ByteBuf in, int from, int to) {
+        int colon = in.indexOf(from, to, (byte) ':');
+        if (colon < 0) {
+            return;
+        }
+        String name = in.toString(from, colon - from, StandardCharsets.ISO_8859_1).strip();
+        if (name.equalsIgnoreCase("content-length")) {
+            lengthFields++;
+        } else if (name.equalsIgnoreCase("transfer-encoding")) {
+            transferEncoding = true;
+        }
+    }
+
+    /** {@code METHOD SP target SP HTTP/1.0} or {@code HTTP/1.1}, exactly. */
     private static String requestLine(ByteBuf in, int from, int to) {
         int i = from;
         while (i < to && isMethodChar(in.getByte(i))) {
@@ -147,9 +176,9 @@ final class StrictRequestDecoder extends HttpRequestDecoder {
             return "request target has a control character, a '#' or a second space";
         }
         i++;
-        if (to - i != 8 || !in.toString(i, 5, java.nio.charset.StandardCharsets.US_ASCII).equals("HTTP/")
-                || !isDigit(in.getByte(i + 5)) || in.getByte(i + 6) != '.' || !isDigit(in.getByte(i + 7))) {
-            return "request line does not end in one space and HTTP/d.d";
+        if (to - i != 8 || !in.toString(i, 7, StandardCharsets.US_ASCII).equals("HTTP/1.")
+                || in.getByte(i + 7) != '0' && in.getByte(i + 7) != '1') {
+            return "request line does not end in one space and HTTP/1.0 or HTTP/1.1";
         }
         return null;
     }
@@ -181,7 +210,4 @@ final class StrictRequestDecoder extends HttpRequestDecoder {
         return (b >= 'A' && b <= 'Z') || b == '-';
     }
 
-    private static boolean isDigit(byte b) {
-        return b >= '0' && b <= '9';
-    }
 }

@@ -46,7 +46,7 @@ import org.junit.jupiter.api.BeforeAll;
  * <ul>
  *   <li>no exception escapes the pipeline;</li>
  *   <li>a request is passed on (towards the upstream) only when an independent, simple reading of
- *       the bytes finds a well-formed first request head (strict syntax, no Content-Length and
+ *       the bytes finds a well-formed first request head (strict syntax, HTTP/1.0 or 1.1, no Content-Length and
  *       Transfer-Encoding together, no second Content-Length, a Host header that agrees with an
  *       absolute URI) whose destination the allowlist allows; then it is that one request, to
  *       that destination's vetted address and port;</li>
@@ -64,7 +64,7 @@ class HttpRequestFuzzTest {
     /** Inputs with a complete malformed head: likewise. */
     private static final AtomicLong MALFORMED = new AtomicLong();
     private static final Pattern REQUEST_LINE =
-            Pattern.compile("([A-Z-]+) ([^\\x00-\\x20\\x7f#]+) HTTP/[0-9]\\.[0-9]");
+            Pattern.compile("([A-Z-]+) ([^\\x00-\\x20\\x7f#]+) HTTP/1\\.[01]");
 
     private static Path root;
     private static Policy policy;

@@ -58,6 +58,21 @@ class StrictRequestDecoderTest {
     }
 
     @Test
+    void ambiguousLengthsAndVersionsOtherThanOneDotXAreRefusedInEveryVersion() {
+        for (String version : List.of("HTTP/1.0", "HTTP/1.1")) {
+            assertThat(decode("POST http://a.test/ " + version + "\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"
+                    + "hello", 4)).as(version).containsExactly("failed: more than one Content-Length field");
+            assertThat(decode("POST http://a.test/ " + version + "\r\nContent-Length: 5\r\n"
+                    + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 64)).as(version).hasSize(1)
+                    .allSatisfy(s -> assertThat(s).startsWith("failed: "));
+        }
+        for (String version : List.of("HTTP/0.1", "HTTP/0.9", "HTTP/2.0", "HTTP/9.9", "HTTP/1.2")) {
+            assertThat(decode("GET http://a.test/ " + version + "\r\n\r\n", 64)).as(version).containsExactly(
+                    "failed: request line does not end in one space and HTTP/1.0 or HTTP/1.1");
+        }
+    }
+
+    @Test
     void aBadHeadAfterAGoodRequestIsRefusedAndNothingAfterItIsRead() {
         String wire = "GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n"
                 + "GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\nX-Folded: a\r\n b\r\n\r\n"
