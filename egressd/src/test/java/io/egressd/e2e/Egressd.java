@@ -88,10 +88,16 @@ final class Egressd implements AutoCloseable {
 
     /** Writes {@code dir/egressd.yaml} and starts {@code bin/egressd serve --config} on it; returns once it listens. */
     static Egressd start(Path dir, String config) throws IOException, InterruptedException {
+        return start(dir, config, List.of());
+    }
+
+    /** As above, run under {@code prefix} (such as {@code prlimit --nofile=600 --}). */
+    static Egressd start(Path dir, String config, List<String> prefix) throws IOException, InterruptedException {
         Path file = dir.resolve("egressd.yaml");
         Files.writeString(file, config);
-        Process process = new ProcessBuilder(ROOT.resolve("bin/egressd").toString(), "serve", "--config",
-                file.toString()).directory(dir.toFile()).start();
+        List<String> command = new ArrayList<>(prefix);
+        command.addAll(List.of(ROOT.resolve("bin/egressd").toString(), "serve", "--config", file.toString()));
+        Process process = new ProcessBuilder(command).directory(dir.toFile()).start();
         process.getOutputStream().close();
         Egressd egressd = new Egressd(dir, process);
         STARTED.add(egressd);
@@ -115,6 +121,10 @@ final class Egressd implements AutoCloseable {
         t.setDaemon(true);
         t.start();
         return t;
+    }
+
+    boolean alive() {
+        return process.isAlive();
     }
 
     long pid() {
