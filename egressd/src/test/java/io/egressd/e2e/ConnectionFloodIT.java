@@ -32,7 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>The daemon runs as a child process: this JVM holds the 10,000 client ends, the daemon its
  * 10,000 accepted ends, each under the machine's 20,000 descriptor limit. Clients connect from 40
- * loopback addresses (250 each, under the default {@code max_connections_per_source} of 256).
+ * loopback addresses (250 each, under the default {@code max_connections_per_source} of 256),
+ * which are ten servers (1,000 connections each, under {@code max_connections_per_server}).
  * The upstream closes after each answer, so the daemon holds an upstream connection only while
  * a request is in flight; requests go in waves of 500.
  */
@@ -42,6 +43,7 @@ class ConnectionFloodIT {
     static final int CONNECTIONS = 10_000;
     static final int PER_SOURCE = 250;
     static final int WAVE = 500;
+    static final int SERVERS = 10;
 
     @TempDir
     Path dir;
@@ -65,15 +67,26 @@ class ConnectionFloodIT {
             exchange.close();
         });
         upstream.start();
+        // Ten servers of four sources each: 1,000 connections a server, under the default
+        // max_connections_per_server (1,024), so that only the global cap is reached.
         Path allowlists = Files.createDirectories(dir.resolve("allowlists"));
-        Files.writeString(allowlists.resolve("app.yaml"), """
-                server: app
-                clients:
-                  sources: [127.0.0.0/8]
-                allow:
-                  - cidr: 127.0.0.1/32
-                    ports: [%d]
-                """.formatted(upstream.getAddress().getPort()));
+        for (int server = 0; server < SERVERS; server++) {
+            List<String> sources = new ArrayList<>();
+            for (int s = 0; s < 4; s++) {
+                sources.add("127.0.0." + (2 + 4 * server + s) + "/32");
+            }
+            if (server == SERVERS - 1) {
+                sources.addAll(List.of("127.0.0.100/32", "127.0.0.200/32", "127.0.0.201/32")); // clients beyond these
+            }
+            Files.writeString(allowlists.resolve("s" + server + ".yaml"), """
+                    server: s%d
+                    clients:
+                      sources: [%s]
+                    allow:
+                      - cidr: 127.0.0.1/32
+                        ports: [%d]
+                    """.formatted(server, String.join(", ", sources), upstream.getAddress().getPort()));
+        }
     }
 
     @AfterEach

@@ -123,10 +123,6 @@ final class Egressd implements AutoCloseable {
         return t;
     }
 
-    boolean alive() {
-        return process.isAlive();
-    }
-
     long pid() {
         return process.pid();
     }
