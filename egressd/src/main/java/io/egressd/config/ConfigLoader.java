@@ -284,29 +284,25 @@ public final class ConfigLoader {
 
     /** A whole number from 1 to 9999999. */
     private static int count(YamlFile yaml, Map<String, Node> m, String key, String path, int dflt) {
-        if (!m.containsKey(key)) {
-            return dflt;
-        }
-        Node n = m.get(key);
-        String v = n instanceof org.yaml.snakeyaml.nodes.ScalarNode s ? s.getValue() : "";
-        if (Tag.INT.equals(n.getTag()) && v.matches("[1-9][0-9]{0,6}")) {
-            return Integer.parseInt(v);
-        }
-        yaml.error(n, path + ": expected a whole number from 1 to 9999999");
-        return dflt;
+        return whole(yaml, m, key, path, dflt, "[1-9][0-9]{0,6}", "from 1 to 9999999");
     }
 
     /** A whole number from 0 (off) to 9999999. */
     private static int rate(YamlFile yaml, Map<String, Node> m, String key, String path, int dflt) {
+        return whole(yaml, m, key, path, dflt, "0|[1-9][0-9]{0,6}", "from 0 (off) to 9999999");
+    }
+
+    private static int whole(YamlFile yaml, Map<String, Node> m, String key, String path, int dflt, String digits,
+                             String range) {
         if (!m.containsKey(key)) {
             return dflt;
         }
         Node n = m.get(key);
         String v = n instanceof org.yaml.snakeyaml.nodes.ScalarNode s ? s.getValue() : "";
-        if (Tag.INT.equals(n.getTag()) && v.matches("0|[1-9][0-9]{0,6}")) {
+        if (Tag.INT.equals(n.getTag()) && v.matches(digits)) {
             return Integer.parseInt(v);
         }
-        yaml.error(n, path + ": expected a whole number from 0 (off) to 9999999");
+        yaml.error(n, path + ": expected a whole number " + range);
         return dflt;
     }
 

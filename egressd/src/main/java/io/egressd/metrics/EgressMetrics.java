@@ -99,7 +99,7 @@ public final class EgressMetrics implements EgressListener, ReloadListener {
             for (Rejection why : reasons) {
                 byReason.put(why, Counter.builder("egressd.connections.rejected").tag("listener", front.code())
                         .tag("reason", why.code())
-                        .description("Client connections closed at accept or by a timeout, before or without a decision")
+                        .description("Client connections closed at accept or by a timeout, before a decision")
                         .register(registry));
             }
             rejected.put(front, byReason);

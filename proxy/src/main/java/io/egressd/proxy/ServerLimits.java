@@ -5,9 +5,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongSupplier;
 
 /**
- * Per-server limits of one front (the HTTP proxy, SOCKS5, or the forwards together): connections attributed to a server (at its first
- * identified request) and a token bucket of requests per second. One server flooding uses up
- * its own allowance only; other servers' counters are untouched.
+ * Per-server limits of one front (the HTTP proxy, SOCKS5, or the forwards together):
+ * connections attributed to a server (at its first identified request) and a token bucket of
+ * requests per second. One server flooding uses up its own allowance only; other servers'
+ * counters are untouched.
  */
 final class ServerLimits {
 

@@ -68,7 +68,8 @@ public final class SocksProxy implements AutoCloseable {
                 ServerLimits.of(settings));
         StreamServer server = new StreamServer("egressd-socks", settings);
         try {
-            Channel bound = server.bind(settings.listen(), true, new IdleCloser(Front.SOCKS5, config.listener()), ch -> {
+            IdleCloser idle = new IdleCloser(Front.SOCKS5, config.listener());
+            Channel bound = server.bind(settings.listen(), true, idle, ch -> {
                 Counted counted = new Counted(config, Front.SOCKS5);
                 ch.pipeline().addLast("count", counted);
                 ch.pipeline().addLast(SocksHandshake.ENCODER, Socks5ServerEncoder.DEFAULT);

@@ -16,10 +16,8 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.URISyntaxException;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -27,13 +25,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
@@ -57,7 +53,7 @@ import org.junit.jupiter.api.BeforeAll;
  */
 class HttpRequestFuzzTest {
 
-    private static final InetAddress API = address(93, 184, 215, 60);
+    private static final InetAddress API = FuzzInputs.v4(93, 184, 215, 60);
     private static final AtomicLong RUNS = new AtomicLong();
     /** Inputs whose request was passed on: the seeds have some, so the property is not vacuous. */
     private static final AtomicLong FORWARDED = new AtomicLong();
@@ -145,15 +141,16 @@ class HttpRequestFuzzTest {
             // head, after refused ones on a kept-alive connection (their bodies skipped).
             Reading passed = heads.get(heads.size() - 1);
             assertThat(passed.problem).as("bytes %s were passed on, so a head up to which all are well formed,"
-                    + " and it allowed, is there: %s", hex(client), heads).isNull();
-            assertThat(upstream.requests).as("requests passed on for %s", hex(client)).hasSize(1);
+                    + " and it allowed, is there: %s", FuzzInputs.hex(client), heads).isNull();
+            assertThat(upstream.requests).as("requests passed on for %s", FuzzInputs.hex(client)).hasSize(1);
             assertThat(upstream.requests.get(0).method().name()).isEqualTo(passed.method);
-            assertThat(upstream.dials).as("addresses dialed for %s", hex(client)).containsExactly(passed.dial);
+            assertThat(upstream.dials).as("addresses dialed for %s", FuzzInputs.hex(client))
+                    .containsExactly(passed.dial);
         }
         if (reading.malformed) {
             MALFORMED.incrementAndGet();
-            assertThat(statuses.isEmpty() ? 400 : statuses.get(0)).as("first answer to malformed %s", hex(client))
-                    .isEqualTo(400);
+            assertThat(statuses.isEmpty() ? 400 : statuses.get(0))
+                    .as("first answer to malformed %s", FuzzInputs.hex(client)).isEqualTo(400);
         }
     }
 
@@ -351,35 +348,10 @@ class HttpRequestFuzzTest {
         }
     }
 
-    private static InetAddress address(int a, int b, int c, int d) {
-        try {
-            return Inet4Address.getByAddress(new byte[] {(byte) a, (byte) b, (byte) c, (byte) d});
-        } catch (UnknownHostException e) {
-            throw new AssertionError(e);
-        }
-    }
-
-    private static String hex(byte[] bytes) {
-        StringBuilder out = new StringBuilder();
-        for (byte x : bytes) {
-            out.append(String.format("%02x", x & 0xff));
-        }
-        return out.toString();
-    }
-
     @AfterAll
-    static void ranTheCorpus() throws IOException, URISyntaxException {
-        try (Stream<Path> files = Files.walk(root)) {
-            files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-        String dir = "HttpRequestFuzzTestInputs/head";
-        Path seeds = Path.of(HttpRequestFuzzTest.class.getResource(dir).toURI());
-        long count;
-        try (Stream<Path> files = Files.list(seeds)) {
-            count = files.count();
-        }
-        assertThat(count).as("seed files in %s", dir).isGreaterThanOrEqualTo(10);
-        assertThat(RUNS.get()).as("inputs run").isGreaterThanOrEqualTo(count);
+    static void ranTheCorpus() {
+        FuzzInputs.delete(root);
+        FuzzInputs.assertCorpusRan(HttpRequestFuzzTest.class, "head", RUNS.get());
         assertThat(FORWARDED.get()).as("inputs passed on towards the upstream").isGreaterThanOrEqualTo(3);
         assertThat(MALFORMED.get()).as("inputs with a complete malformed head").isGreaterThanOrEqualTo(3);
     }

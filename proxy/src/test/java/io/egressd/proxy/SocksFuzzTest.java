@@ -12,13 +12,9 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.socksx.v5.Socks5InitialRequestDecoder;
 import io.netty.handler.codec.socksx.v5.Socks5ServerEncoder;
-import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.URISyntaxException;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -29,7 +25,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
@@ -53,7 +48,7 @@ import org.junit.jupiter.api.BeforeAll;
  */
 class SocksFuzzTest {
 
-    private static final InetAddress API = address(93, 184, 215, 60);
+    private static final InetAddress API = FuzzInputs.v4(93, 184, 215, 60);
     private static final AtomicLong RUNS = new AtomicLong();
     /** Inputs that got as far as a connect attempt: the seeds have some, so the property is not vacuous. */
     private static final AtomicLong DIALED = new AtomicLong();
@@ -122,8 +117,8 @@ class SocksFuzzTest {
             DIALED.incrementAndGet();
             InetSocketAddress expected = legitimate(client, bound);
             assertThat(expected).as("bytes %s (sidecar %s) are a valid CONNECT to an allowed destination, "
-                    + "since a connection to %s was attempted", hex(client), bound, DIALS).isNotNull();
-            assertThat(DIALS).as("addresses dialed for %s", hex(client)).containsExactly(expected);
+                    + "since a connection to %s was attempted", FuzzInputs.hex(client), bound, DIALS).isNotNull();
+            assertThat(DIALS).as("addresses dialed for %s", FuzzInputs.hex(client)).containsExactly(expected);
         }
     }
 
@@ -245,37 +240,10 @@ class SocksFuzzTest {
         }
     }
 
-    private static InetAddress address(int a, int b, int c, int d) {
-        try {
-            return Inet4Address.getByAddress(new byte[] {(byte) a, (byte) b, (byte) c, (byte) d});
-        } catch (UnknownHostException e) {
-            throw new AssertionError(e);
-        }
-    }
-
-    private static String hex(byte[] bytes) {
-        StringBuilder out = new StringBuilder();
-        for (byte x : bytes) {
-            out.append(String.format("%02x", x & 0xff));
-        }
-        return out.toString();
-    }
-
     @AfterAll
-    static void ranTheCorpus() throws IOException, URISyntaxException {
-        try (Stream<Path> files = Files.walk(root)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-        String dir = "SocksFuzzTestInputs/handshake";
-        Path seeds = Path.of(SocksFuzzTest.class.getResource(dir).toURI());
-        long count;
-        try (Stream<Path> files = Files.list(seeds)) {
-            count = files.count();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        assertThat(count).as("seed files in %s", dir).isGreaterThanOrEqualTo(10);
-        assertThat(RUNS.get()).as("inputs run").isGreaterThanOrEqualTo(count);
+    static void ranTheCorpus() {
+        FuzzInputs.delete(root);
+        FuzzInputs.assertCorpusRan(SocksFuzzTest.class, "handshake", RUNS.get());
         assertThat(DIALED.get()).as("inputs that reached a connect attempt").isGreaterThanOrEqualTo(5);
     }
 }
