@@ -11,18 +11,20 @@ import java.util.Objects;
  * @param boundServer     the one server every client of this listener is (sidecar), or null
  * @param connectTimeout  limit for resolving a name plus opening the upstream connection (504 past it)
  * @param idleTimeout     a connection with no traffic either way for this long is closed; at least 1s
- * @param maxConnections  client connections held at once; more are refused with {@code limit_exceeded}
+ * @param maxConnections  client connections the front holds at once; one more is closed at accept, unread
  * @param acceptorThreads threads accepting client connections
  * @param clientThreads   I/O threads for client connections
  * @param upstreamThreads I/O threads for upstream connections
  * @param headerTimeout   the HTTP proxy closes a connection that has not sent a complete request head this long
  *                        after it opened, or after the first byte of a later request
- * @param maxConnectionsPerSource HTTP client connections held at once from one source address; one more is
- *                        closed at accept, before anything is read, as is one beyond {@code maxConnections}
- * @param maxConnectionsPerServer HTTP connections one server holds at once (counted from its first request);
- *                        a request on one more is answered 429 {@code limit_exceeded}
- * @param requestsPerSecondPerServer HTTP requests one server may make per second (bursts of twice that);
- *                        beyond it 429 {@code limit_exceeded}; 0 turns the rate limit off
+ * @param maxConnectionsPerSource client connections the front holds at once from one source address; one
+ *                        more is closed at accept, before anything is read, as is one beyond {@code maxConnections}
+ * @param maxConnectionsPerServer connections one server holds at once on the front (counted from its first
+ *                        request); a request on one more is refused {@code limit_exceeded} (HTTP 429,
+ *                        SOCKS5 0x02, a forward reset)
+ * @param requestsPerSecondPerServer requests (HTTP requests, SOCKS5 CONNECTs, forward connections) one server
+ *                        may make per second on the front (bursts of twice that); beyond it refused
+ *                        {@code limit_exceeded}; 0 turns the rate limit off
  */
 public record ProxySettings(InetSocketAddress listen, String boundServer, Duration connectTimeout,
                             Duration idleTimeout, int maxConnections, int acceptorThreads, int clientThreads,
