@@ -3,6 +3,7 @@ package io.egressd.daemon;
 import io.egressd.admin.AdminServer;
 import io.egressd.admin.ReadinessFlags;
 import io.egressd.audit.AuditFormat;
+import io.egressd.audit.AuditHealth;
 import io.egressd.audit.AuditOutput;
 import io.egressd.audit.AuditRotation;
 import io.egressd.audit.Auditor;
@@ -29,6 +30,7 @@ import io.egressd.reload.PolicyReloader;
 import io.egressd.reload.ReloadSettings;
 import io.egressd.reload.SighupTrigger;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
@@ -72,9 +74,14 @@ public final class Daemon implements AutoCloseable {
      * @throws IllegalArgumentException when the config names a server with no allowlist
      */
     public static Daemon start(Config config) throws PolicyException {
+        return start(config, System.err);
+    }
+
+    /** As above; {@code err} is where the daemon tells its operator about faults (the audit output failing). */
+    public static Daemon start(Config config, PrintStream err) throws PolicyException {
         Deque<AutoCloseable> started = new ArrayDeque<>();
         try {
-            return start(config, started);
+            return start(config, err, started);
         } catch (PolicyException | RuntimeException | Error e) {
             closeAll(started);
             throw e;
@@ -84,7 +91,8 @@ public final class Daemon implements AutoCloseable {
         }
     }
 
-    private static Daemon start(Config config, Deque<AutoCloseable> started) throws PolicyException, IOException {
+    private static Daemon start(Config config, PrintStream err, Deque<AutoCloseable> started)
+            throws PolicyException, IOException {
         PrometheusMetrics prometheus = push(started, new PrometheusMetrics());
         EgressMetrics metrics = new EgressMetrics(prometheus.registry(), Clock.systemUTC());
         List<String> conditions = new ArrayList<>(List.of("policy"));
@@ -102,8 +110,11 @@ public final class Daemon implements AutoCloseable {
         AdminServer admin = config.listen().admin() == null ? null
                 : push(started, AdminServer.start(config.listen().admin(), prometheus::scrape, readiness));
 
+        AuditHealth auditHealth = new AuditHealth(config.audit().refuseOnFailure(), err);
+        metrics.bindAuditHealth(auditHealth);
         LogbackAuditSink sink = push(started, LogbackAuditSink.open(
-                AuditOutput.of(config.audit().output(), AuditRotation.DEFAULT), LogbackAuditSink.DEFAULT_QUEUE_SIZE));
+                AuditOutput.of(config.audit().output(), AuditRotation.DEFAULT), LogbackAuditSink.DEFAULT_QUEUE_SIZE,
+                auditHealth));
         EgressObservers observers = new EgressObservers(
                 new Auditor(new CountingAuditSink(sink, metrics), new AuditFormat(Clock.systemUTC()),
                         config.audit().allowed(), config.audit().dnsAllowed()), metrics);
@@ -119,6 +130,8 @@ public final class Daemon implements AutoCloseable {
         readiness.met("policy");
         policy.start();
         SighupTrigger.install(policy);
+        // What the fronts decide with: the policy, or a refusal of everything while the audit fails.
+        AuditGate gated = new AuditGate(policy, auditHealth);
 
         AsyncNameResolver resolver = AsyncNameResolver.system(config.limits().connectTimeout());
         // What the DNS filter answers each server, for SOCKS5 clients that resolve before they connect.
@@ -126,20 +139,20 @@ public final class Daemon implements AutoCloseable {
                 ? LearnedAddresses.create() : null;
         EgressProxy proxy = null;
         if (config.listen().http() != null) {
-            proxy = push(started, EgressProxy.start(settings(config, config.listen().http()), policy, observers,
+            proxy = push(started, EgressProxy.start(settings(config, config.listen().http()), gated, observers,
                     resolver));
             readiness.met("http");
         }
         SocksProxy socks = null;
         if (config.listen().socks() != null) {
-            socks = push(started, SocksProxy.start(settings(config, config.listen().socks()), policy, observers,
+            socks = push(started, SocksProxy.start(settings(config, config.listen().socks()), gated, observers,
                     resolver, learned));
             readiness.met("socks");
         }
         TcpForwards forwards = null;
         List<Forward> declared = forwards(config, initial);
         if (!declared.isEmpty()) {
-            forwards = push(started, TcpForwards.start(declared, settings(config, declared.get(0).listen()), policy,
+            forwards = push(started, TcpForwards.start(declared, settings(config, declared.get(0).listen()), gated,
                     observers, resolver));
         }
         DnsFilter dns = null;
@@ -149,7 +162,7 @@ public final class Daemon implements AutoCloseable {
                     DenyRcode.parse(config.dns().denyRcode()), DnsSettings.DEFAULT_CACHE_MAX_ENTRIES)
                     .withTcpLimits(config.dns().tcpMaxConnections(), config.dns().tcpMaxConnectionsPerSource(),
                             config.dns().tcpFrameTimeout());
-            dns = push(started, DnsFilter.start(settings, policy, observers, learned));
+            dns = push(started, DnsFilter.start(settings, gated, observers, learned));
             readiness.met("dns");
         }
         return new Daemon(started, policy, admin, proxy, socks, forwards, dns);
