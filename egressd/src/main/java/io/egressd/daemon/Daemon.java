@@ -34,6 +34,7 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -54,9 +55,12 @@ public final class Daemon implements AutoCloseable {
     private final SocksProxy socks;
     private final TcpForwards forwards;
     private final DnsFilter dns;
+    private final ReadinessFlags readiness;
+    private final EgressMetrics metrics;
 
     private Daemon(Deque<AutoCloseable> started, PolicyReloader policy, AdminServer admin, EgressProxy proxy,
-                   SocksProxy socks, TcpForwards forwards, DnsFilter dns) {
+                   SocksProxy socks, TcpForwards forwards, DnsFilter dns, ReadinessFlags readiness,
+                   EgressMetrics metrics) {
         this.started = started;
         this.policy = policy;
         this.admin = admin;
@@ -64,6 +68,8 @@ public final class Daemon implements AutoCloseable {
         this.socks = socks;
         this.forwards = forwards;
         this.dns = dns;
+        this.readiness = readiness;
+        this.metrics = metrics;
     }
 
     /**
@@ -165,7 +171,7 @@ public final class Daemon implements AutoCloseable {
             dns = push(started, DnsFilter.start(settings, gated, observers, learned));
             readiness.met("dns");
         }
-        return new Daemon(started, policy, admin, proxy, socks, forwards, dns);
+        return new Daemon(started, policy, admin, proxy, socks, forwards, dns, readiness, metrics);
     }
 
     /** The limits of egressd.yaml for a front listening on {@code listen}. */
@@ -262,6 +268,52 @@ public final class Daemon implements AutoCloseable {
     static String format(InetSocketAddress address) {
         String host = address.getAddress().getHostAddress();
         return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + address.getPort();
+    }
+
+    /** Allowed connections open now (tunnels, requests on their way), over every front. */
+    public long openConnections() {
+        return metrics.activeConnections();
+    }
+
+    /**
+     * The graceful stop of SIGTERM: every listener is closed at once (new connections are
+     * refused, /readyz answers 503), the allowed connections still open may finish for up to
+     * {@code grace}, then whatever is left is closed as by {@link #close}, so that their
+     * {@code egress.closed} lines, with the bytes they moved, are the last ones audited.
+     *
+     * @return how many connections were still open when the grace ran out (0 when all finished)
+     */
+    public synchronized long shutdown(Duration grace) {
+        if (started.isEmpty()) {
+            return 0;
+        }
+        if (proxy != null) {
+            proxy.stopAccepting();
+            readiness.unmet("http");
+        }
+        if (socks != null) {
+            socks.stopAccepting();
+            readiness.unmet("socks");
+        }
+        if (forwards != null) {
+            forwards.stopAccepting();
+        }
+        if (dns != null) {
+            dns.stopAccepting();
+            readiness.unmet("dns");
+        }
+        long deadline = System.nanoTime() + grace.toNanos();
+        while (openConnections() > 0 && deadline - System.nanoTime() > 0) {
+            try {
+                Thread.sleep(Math.min(50, Math.max(1, (deadline - System.nanoTime()) / 1_000_000)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        long cut = openConnections();
+        close();
+        return cut;
     }
 
     /** Stops the fronts, then the reloader and admin listener, and drains the audit sink last. */
