@@ -29,11 +29,7 @@ final class FileOutput extends RollingFileAppender<ILoggingEvent> implements Lin
         if (getOutputStream() == null || !stillOpenAtPath()) {
             openFile(getFile());
         }
-        try {
-            subAppend(event);
-        } catch (WriteFailed e) {
-            throw e.getCause();
-        }
+        LineOutput.append(() -> subAppend(event));
     }
 
     @Override

@@ -13,6 +13,15 @@ interface LineOutput {
     /** Writes one line, whole, or throws; the output stays usable for the next attempt. */
     void writeLine(ILoggingEvent event) throws IOException;
 
+    /** Runs logback's write path for one line ({@code subAppend}), with its failure as an exception again. */
+    static void append(Runnable subAppend) throws IOException {
+        try {
+            subAppend.run();
+        } catch (WriteFailed e) {
+            throw e.getCause();
+        }
+    }
+
     /** Carries an I/O failure out of logback's write path, which would otherwise swallow it. */
     final class WriteFailed extends RuntimeException {
 

@@ -9,11 +9,7 @@ final class StreamOutput extends OutputStreamAppender<ILoggingEvent> implements 
 
     @Override
     public void writeLine(ILoggingEvent event) throws IOException {
-        try {
-            subAppend(event);
-        } catch (WriteFailed e) {
-            throw e.getCause();
-        }
+        LineOutput.append(() -> subAppend(event));
     }
 
     @Override

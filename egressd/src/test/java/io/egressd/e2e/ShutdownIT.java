@@ -6,13 +6,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -82,35 +80,16 @@ class ShutdownIT {
     }
 
     /** A CONNECT tunnel to the echo upstream, past its 200. */
-    private Socket tunnel() throws IOException {
-        Socket s = new Socket();
-        s.connect(egressd.proxy(), 5000);
-        s.setSoTimeout(20_000);
-        String target = "127.0.0.1:" + echo.port();
-        s.getOutputStream().write(("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n")
-                .getBytes(StandardCharsets.US_ASCII));
-        assertThat(head(s.getInputStream())).startsWith("HTTP/1.1 200");
-        return s;
-    }
-
-    private static String head(InputStream in) throws IOException {
-        StringBuilder b = new StringBuilder();
-        int c;
-        while ((c = in.read()) != -1) {
-            b.append((char) c);
-            if (b.length() >= 4 && b.substring(b.length() - 4).equals("\r\n\r\n")) {
-                break;
-            }
-        }
-        return b.toString();
+    private ProxyClient tunnel() throws IOException {
+        ProxyClient client = ProxyClient.open("127.0.0.1", egressd.proxyPort);
+        assertThat(client.connect("127.0.0.1:" + echo.port()).status()).isEqualTo(200);
+        return client;
     }
 
     /** Sends {@code text} through the tunnel and reads its echo; returns its length in bytes. */
-    private static int roundTrip(Socket s, String text) throws IOException {
+    private static int roundTrip(ProxyClient tunnel, String text) throws IOException {
         byte[] bytes = text.getBytes(StandardCharsets.US_ASCII);
-        s.getOutputStream().write(bytes);
-        byte[] back = s.getInputStream().readNBytes(bytes.length);
-        assertThat(new String(back, StandardCharsets.US_ASCII)).isEqualTo(text);
+        assertThat(new String(tunnel.echo(bytes), StandardCharsets.US_ASCII)).isEqualTo(text);
         return bytes.length;
     }
 
@@ -125,8 +104,8 @@ class ShutdownIT {
 
     @Test
     void sigtermDrainsTunnelsForTheGraceThenClosesTheRestAuditsEveryCloseAndExitsZero() throws Exception {
-        Socket finishing = tunnel();
-        Socket lingering = tunnel();
+        ProxyClient finishing = tunnel();
+        ProxyClient lingering = tunnel();
         long firstBytes = roundTrip(finishing, "first through the finishing tunnel\n");
         long lingeringBytes = roundTrip(lingering, "first through the lingering tunnel\n");
 
@@ -143,14 +122,8 @@ class ShutdownIT {
         finishing.close();
 
         // This one stays open: the daemon closes it once the grace has run out.
-        int end;
-        try {
-            end = lingering.getInputStream().read();
-        } catch (SocketException reset) {
-            end = -1;
-        }
+        assertThat(lingering.closedByPeer(20_000)).isTrue();
         long heldMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - signalled);
-        assertThat(end).isEqualTo(-1);
         assertThat(heldMillis).as("closed at the grace, not before").isGreaterThanOrEqualTo(GRACE.toMillis() - 100);
         lingering.close();
 

@@ -5,8 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.egressd.metrics.Exposition;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -153,8 +151,8 @@ class SoakIT {
 
     private void step(int kind) throws IOException {
         switch (kind) {
-            case 0 -> assertThat(httpGet("127.0.0.1:" + http.port(), "/soak")).startsWith("HTTP/1.1 200");
-            case 1 -> assertThat(httpGet("denied.example.org", "/")).startsWith("HTTP/1.1 403");
+            case 0 -> assertThat(httpGet(http.url("/soak"))).isEqualTo(200);
+            case 1 -> assertThat(httpGet("http://denied.example.org/")).isEqualTo(403);
             case 2 -> tunnel(true);
             case 3 -> tunnel(false);
             case 4 -> assertThat(dns("allowed.example.com", false)).isEqualTo(Rcode.NOERROR);
@@ -164,48 +162,22 @@ class SoakIT {
         }
     }
 
-    private Socket toProxy() throws IOException {
-        Socket s = new Socket();
-        s.connect(egressd.proxy(), 5000);
-        s.setSoTimeout(20_000);
-        return s;
-    }
-
-    private String httpGet(String hostPort, String path) throws IOException {
-        try (Socket s = toProxy()) {
-            s.getOutputStream().write(("GET http://" + hostPort + path + " HTTP/1.1\r\nHost: " + hostPort
-                    + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            return new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+    private int httpGet(String url) throws IOException {
+        try (ProxyClient client = ProxyClient.open("127.0.0.1", egressd.proxyPort)) {
+            return client.get(url).status();
         }
     }
 
     private void tunnel(boolean allowed) throws IOException {
-        String target = allowed ? "127.0.0.1:" + echo.port() : "denied.example.org:443";
-        try (Socket s = toProxy()) {
-            s.getOutputStream().write(("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n")
-                    .getBytes(StandardCharsets.US_ASCII));
-            String head = head(s.getInputStream());
+        try (ProxyClient client = ProxyClient.open("127.0.0.1", egressd.proxyPort)) {
             if (!allowed) {
-                assertThat(head).startsWith("HTTP/1.1 403");
+                assertThat(client.connect("denied.example.org:443").status()).isEqualTo(403);
                 return;
             }
-            assertThat(head).startsWith("HTTP/1.1 200");
+            assertThat(client.connect("127.0.0.1:" + echo.port()).status()).isEqualTo(200);
             byte[] payload = "soak payload through the tunnel\n".getBytes(StandardCharsets.US_ASCII);
-            s.getOutputStream().write(payload);
-            assertThat(s.getInputStream().readNBytes(payload.length)).isEqualTo(payload);
+            assertThat(client.echo(payload)).isEqualTo(payload);
         }
-    }
-
-    private static String head(InputStream in) throws IOException {
-        StringBuilder b = new StringBuilder();
-        int c;
-        while ((c = in.read()) != -1) {
-            b.append((char) c);
-            if (b.length() >= 4 && b.substring(b.length() - 4).equals("\r\n\r\n")) {
-                break;
-            }
-        }
-        return b.toString();
     }
 
     private int dns(String name, boolean tcp) throws IOException {
