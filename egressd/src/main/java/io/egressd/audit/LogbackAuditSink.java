@@ -27,6 +27,11 @@ import java.util.stream.Collectors;
  * the queue fills), neverBlock false (a full queue blocks the caller, which is back-pressure on
  * the client that causes the events), and an unbounded flush on close (every queued line is
  * written before close returns).
+ *
+ * <p>The output is written through {@link Shield}, which reports each line's outcome to
+ * {@link AuditHealth} and, while the output fails, retries the line or gives it up as
+ * {@code audit.on_failure} says; {@link FileOutput} and {@link StreamOutput} make sure a failed
+ * write is seen at all (logback's own appenders stop, or drop lines while they retry).
  */
 public final class LogbackAuditSink implements AuditSink {
 
