@@ -191,6 +191,15 @@ public final class DnsFilter implements AutoCloseable {
         return tcpLimits.open();
     }
 
+    /**
+     * Stops listening on UDP and TCP: no new query or TCP connection is taken; admitted TCP
+     * connections carry on until {@link #close}.
+     */
+    public void stopAccepting() {
+        udp.close().awaitUninterruptibly();
+        tcp.close().awaitUninterruptibly();
+    }
+
     /** Stops listening and waits for the I/O threads to end; queries in flight get no answer. */
     @Override
     public void close() {

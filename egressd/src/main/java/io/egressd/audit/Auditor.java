@@ -4,6 +4,7 @@ import io.egressd.policy.Decision;
 import io.egressd.policy.EgressListener;
 import io.egressd.policy.Policy;
 import io.egressd.policy.Protocol;
+import io.egressd.policy.Reason;
 import io.egressd.policy.ValidationError;
 import io.egressd.reload.ReloadListener;
 import io.egressd.reload.Trigger;
@@ -23,6 +24,9 @@ import java.util.List;
  *     {@code audit.dns_allowed}, or always when it is a report-mode would-deny;</li>
  * <li>every policy load: {@code policy.loaded} or {@code policy.rejected}.</li>
  * </ul>
+ * A refusal for {@code audit_unavailable} is not audited: it happens because the audit output
+ * cannot be written, and queueing it would only fill the queue until the fronts block on it.
+ * The metrics count it.
  */
 public final class Auditor implements EgressListener, ReloadListener {
 
@@ -44,6 +48,9 @@ public final class Auditor implements EgressListener, ReloadListener {
 
     @Override
     public void decided(Protocol protocol, InetSocketAddress client, Decision decision) {
+        if (unauditable(decision)) {
+            return;
+        }
         if (decision.denied()) {
             write(AuditEvent.EGRESS_DENIED, format.egress(AuditEvent.EGRESS_DENIED, protocol, client, decision));
         } else if (decision.wouldDeny()) {
@@ -62,6 +69,9 @@ public final class Auditor implements EgressListener, ReloadListener {
 
     @Override
     public void queried(InetSocketAddress client, Decision decision, String qname, String qtype, String rcode) {
+        if (unauditable(decision)) {
+            return;
+        }
         if (decision.denied()) {
             write(AuditEvent.DNS_DENIED, format.dns(AuditEvent.DNS_DENIED, client, decision, qname, qtype, rcode));
         } else if (dnsAllowed || decision.wouldDeny()) {
@@ -77,6 +87,10 @@ public final class Auditor implements EgressListener, ReloadListener {
     @Override
     public void rejected(Policy kept, List<ValidationError> errors, Trigger trigger) {
         write(AuditEvent.POLICY_REJECTED, format.policyRejected(kept.version()));
+    }
+
+    private static boolean unauditable(Decision decision) {
+        return decision.reason() == Reason.AUDIT_UNAVAILABLE;
     }
 
     private void write(AuditEvent event, String line) {

@@ -6,13 +6,15 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.util.LogbackMDCAdapter;
-import ch.qos.logback.core.ConsoleAppender;
 import ch.qos.logback.core.OutputStreamAppender;
-import ch.qos.logback.core.rolling.RollingFileAppender;
 import ch.qos.logback.core.rolling.SizeAndTimeBasedRollingPolicy;
 import ch.qos.logback.core.spi.LifeCycle;
 import ch.qos.logback.core.status.Status;
 import ch.qos.logback.core.util.FileSize;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.stream.Collectors;
 
 /**
@@ -25,6 +27,11 @@ import java.util.stream.Collectors;
  * the queue fills), neverBlock false (a full queue blocks the caller, which is back-pressure on
  * the client that causes the events), and an unbounded flush on close (every queued line is
  * written before close returns).
+ *
+ * <p>The output is written through {@link Shield}, which reports each line's outcome to
+ * {@link AuditHealth} and, while the output fails, retries the line or gives it up as
+ * {@code audit.on_failure} says; {@link FileOutput} and {@link StreamOutput} make sure a failed
+ * write is seen at all (logback's own appenders stop, or drop lines while they retry).
  */
 public final class LogbackAuditSink implements AuditSink {
 
@@ -56,6 +63,14 @@ public final class LogbackAuditSink implements AuditSink {
      * @throws IllegalStateException when the output cannot be opened (e.g. the file's directory is not writable)
      */
     public static LogbackAuditSink open(AuditOutput output, int queueSize) {
+        return open(output, queueSize, new AuditHealth(false, System.err));
+    }
+
+    /**
+     * As above, reporting every write's outcome to {@code health} (which also says whether a
+     * failed line is retried or dropped).
+     */
+    public static LogbackAuditSink open(AuditOutput output, int queueSize, AuditHealth health) {
         LoggerContext context = new LoggerContext();
         context.setName("egressd-audit");
         // A context built by hand has no MDC adapter; the async queue needs one to copy events.
@@ -71,7 +86,7 @@ public final class LogbackAuditSink implements AuditSink {
         target.start();
         requireStarted(context, target, "audit output " + describe(output));
 
-        Shield shield = new Shield(target);
+        Shield shield = new Shield((LineOutput) target, health);
         shield.setContext(context);
         shield.setName("audit-shield");
         shield.start();
@@ -110,6 +125,7 @@ public final class LogbackAuditSink implements AuditSink {
             return;
         }
         closed = true;
+        shield.closing();
         // Every line accepted before this one is written once it arrives; the worker is then idle.
         logger.info(Shield.FLUSH, "flush");
         shield.awaitFlush();
@@ -123,13 +139,23 @@ public final class LogbackAuditSink implements AuditSink {
     private static OutputStreamAppender<ILoggingEvent> target(LoggerContext context, AuditOutput output) {
         OutputStreamAppender<ILoggingEvent> appender;
         if (output instanceof AuditOutput.Stdout) {
-            appender = new ConsoleAppender<>();
+            appender = new StreamOutput();
+            appender.setOutputStream(new StdoutStream(System.out));
         } else if (output instanceof AuditOutput.Stream s) {
-            appender = new OutputStreamAppender<>();
+            appender = new StreamOutput();
             appender.setOutputStream(new NonClosingStream(s.stream()));
+        } else if (notARegularFile(((AuditOutput.RollingFile) output).file())) {
+            // A device or a FIFO (/dev/stdout, a log pipe) is written as it is: rotating it would rename it.
+            Path path = ((AuditOutput.RollingFile) output).file();
+            appender = new StreamOutput();
+            try {
+                appender.setOutputStream(new FileOutputStream(path.toFile(), true));
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot open audit output " + path + ": " + e.getMessage(), e);
+            }
         } else {
             AuditOutput.RollingFile f = (AuditOutput.RollingFile) output;
-            RollingFileAppender<ILoggingEvent> file = new RollingFileAppender<>();
+            FileOutput file = new FileOutput();
             file.setContext(context);
             file.setFile(f.file().toString());
             file.setAppend(true);
@@ -151,6 +177,10 @@ public final class LogbackAuditSink implements AuditSink {
         // Flushed per line: a crash loses nothing already accepted by the queue's writer.
         appender.setImmediateFlush(true);
         return appender;
+    }
+
+    private static boolean notARegularFile(Path path) {
+        return Files.exists(path) && !Files.isRegularFile(path);
     }
 
     private static void requireStarted(LoggerContext context, LifeCycle part, String what) {

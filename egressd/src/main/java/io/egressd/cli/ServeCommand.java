@@ -6,6 +6,7 @@ import io.egressd.policy.PolicyException;
 import io.egressd.policy.ValidationError;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -34,12 +35,13 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         PrintWriter err = spec.commandLine().getErr();
         Daemon daemon;
+        Config config;
         try {
-            Config config = options.config();
+            config = options.config();
             if (server != null) {
                 config = config.withServer(server);
             }
-            daemon = Daemon.start(config);
+            daemon = Daemon.start(config, System.err);
         } catch (PolicyException e) {
             e.errors().stream().map(ValidationError::toString).forEach(err::println);
             err.flush();
@@ -49,14 +51,27 @@ final class ServeCommand implements Callable<Integer> {
             err.flush();
             return 2;
         }
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            daemon.close();
-            stopped.countDown();
-        }, "egressd-shutdown"));
+        Duration grace = config.limits().shutdownGrace();
+        CountDownLatch stop = new CountDownLatch(1);
+        // Backstop for any other exit (and for a JVM that will not let us handle signals): close at once.
+        Runtime.getRuntime().addShutdownHook(new Thread(daemon::close, "egressd-shutdown"));
+        boolean graceful = StopSignals.install(stop::countDown);
         err.println(daemon.readyLine());
         err.flush();
-        stopped.await();
+        if (!graceful) {
+            new CountDownLatch(1).await(); // until the JVM's own SIGTERM handling runs the hook
+        }
+        stop.await();
+        err.println("egressd: stopping: closing the listeners, waiting up to " + format(grace) + " for "
+                + daemon.openConnections() + " open connections");
+        err.flush();
+        long cut = daemon.shutdown(grace);
+        err.println("egressd: stopped" + (cut > 0 ? "; closed " + cut + " connections still open at the grace" : ""));
+        err.flush();
         return 0;
+    }
+
+    private static String format(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
     }
 }

@@ -38,8 +38,18 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
         }
     }
 
-    /** @param output {@code stdout} or a file path */
-    public record Audit(String output, boolean allowed, boolean dnsAllowed) { }
+    /**
+     * @param output          {@code stdout} or a file path
+     * @param refuseOnFailure {@code audit.on_failure: refuse} (the default): while the output cannot be
+     *                        written, new connections and queries are refused ({@code audit_unavailable});
+     *                        false ({@code continue}): they are served and the failure only reported
+     */
+    public record Audit(String output, boolean allowed, boolean dnsAllowed,
+                        boolean refuseOnFailure) {
+        public Audit(String output, boolean allowed, boolean dnsAllowed) {
+            this(output, allowed, dnsAllowed, true);
+        }
+    }
 
     /**
      * @param headerTimeout           HTTP: a connection without a complete request head this long after it
@@ -49,9 +59,11 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
      * @param maxConnectionsPerServer HTTP: connections one server holds at once; beyond it 429 limit_exceeded
      * @param requestsPerSecondPerServer HTTP: requests one server may make per second (bursts of twice that);
      *                                beyond it 429 limit_exceeded; 0 (the default): no rate limit
+     * @param shutdownGrace           after SIGTERM: how long open connections may take to finish before they are closed
      */
     public record Limits(Duration connectTimeout, Duration idleTimeout, int maxConnections, Duration headerTimeout,
-                         int maxConnectionsPerSource, int maxConnectionsPerServer, int requestsPerSecondPerServer) { }
+                         int maxConnectionsPerSource, int maxConnectionsPerServer, int requestsPerSecondPerServer,
+                         Duration shutdownGrace) { }
 
     public static final Listen DEFAULT_LISTEN = new Listen(
             new InetSocketAddress("127.0.0.1", 3128), null,
@@ -65,7 +77,8 @@ public record Config(Path source, Path allowlists, String server, Listen listen,
                 new Audit("stdout", true, false),
                 GlobalDeny.BUILT_IN,
                 new Limits(Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000, Duration.ofSeconds(10), 256, 1024,
-                        0));
+                        0,
+                        Duration.ofSeconds(10)));
     }
 
     public Config withAllowlists(Path dir) {

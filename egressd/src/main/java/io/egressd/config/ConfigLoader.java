@@ -29,10 +29,12 @@ public final class ConfigLoader {
     private static final Set<String> DNS = keys("upstreams", "deny_rcode", "timeout", "tcp_max_connections",
             "tcp_max_connections_per_source", "tcp_frame_timeout",
             "udp_queries_per_second_per_source", "udp_query_burst_per_source");
-    private static final Set<String> AUDIT = keys("output", "allowed", "dns_allowed");
+    private static final Set<String> AUDIT = keys("output", "allowed", "dns_allowed",
+            "on_failure");
     private static final Set<String> DENY = keys("hosts", "cidrs");
     private static final Set<String> LIMITS = keys("connect_timeout", "idle_timeout", "max_connections", "header_timeout",
-            "max_connections_per_source", "max_connections_per_server", "requests_per_second_per_server");
+            "max_connections_per_source", "max_connections_per_server", "requests_per_second_per_server",
+            "shutdown_grace");
     private static final Pattern DURATION = Pattern.compile("([1-9][0-9]{0,8})(ms|s|m|h)");
     private static final Pattern SERVER_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
 
@@ -155,7 +157,8 @@ public final class ConfigLoader {
                     }
                 }
                 audit = new Config.Audit(output, bool(yaml, m, "allowed", "audit.allowed", audit.allowed()),
-                        bool(yaml, m, "dns_allowed", "audit.dns_allowed", audit.dnsAllowed()));
+                        bool(yaml, m, "dns_allowed", "audit.dns_allowed", audit.dnsAllowed()),
+                        refuseOnFailure(yaml, m, audit.refuseOnFailure()));
             }
         }
         GlobalDeny deny = d.deny();
@@ -203,7 +206,8 @@ public final class ConfigLoader {
                         count(yaml, m, "max_connections_per_server", "limits.max_connections_per_server",
                                 limits.maxConnectionsPerServer()),
                         rate(yaml, m, "requests_per_second_per_server", "limits.requests_per_second_per_server",
-                                limits.requestsPerSecondPerServer()));
+                                limits.requestsPerSecondPerServer()),
+                        duration(yaml, m, "shutdown_grace", "limits.shutdown_grace", limits.shutdownGrace()));
             }
         }
         return new Config(file, allowlists, server, listen, dns, audit, deny, limits);
@@ -280,6 +284,21 @@ public final class ConfigLoader {
         }
         Boolean b = yaml.bool(m.get(key), path);
         return b == null ? dflt : b;
+    }
+
+    /** {@code audit.on_failure}: {@code refuse} (true) or {@code continue} (false). */
+    private static boolean refuseOnFailure(YamlFile yaml, Map<String, Node> m, boolean dflt) {
+        if (!m.containsKey("on_failure")) {
+            return dflt;
+        }
+        String v = yaml.string(m.get("on_failure"), "audit.on_failure", "refuse");
+        if ("refuse".equals(v) || "continue".equals(v)) {
+            return "refuse".equals(v);
+        }
+        if (v != null) {
+            yaml.error(m.get("on_failure"), "audit.on_failure: write refuse or continue");
+        }
+        return dflt;
     }
 
     /** A whole number from 1 to 9999999. */

@@ -3,6 +3,7 @@ package io.egressd.daemon;
 import io.egressd.admin.AdminServer;
 import io.egressd.admin.ReadinessFlags;
 import io.egressd.audit.AuditFormat;
+import io.egressd.audit.AuditHealth;
 import io.egressd.audit.AuditOutput;
 import io.egressd.audit.AuditRotation;
 import io.egressd.audit.Auditor;
@@ -29,9 +30,11 @@ import io.egressd.reload.PolicyReloader;
 import io.egressd.reload.ReloadSettings;
 import io.egressd.reload.SighupTrigger;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -52,9 +55,12 @@ public final class Daemon implements AutoCloseable {
     private final SocksProxy socks;
     private final TcpForwards forwards;
     private final DnsFilter dns;
+    private final ReadinessFlags readiness;
+    private final EgressMetrics metrics;
 
     private Daemon(Deque<AutoCloseable> started, PolicyReloader policy, AdminServer admin, EgressProxy proxy,
-                   SocksProxy socks, TcpForwards forwards, DnsFilter dns) {
+                   SocksProxy socks, TcpForwards forwards, DnsFilter dns, ReadinessFlags readiness,
+                   EgressMetrics metrics) {
         this.started = started;
         this.policy = policy;
         this.admin = admin;
@@ -62,6 +68,8 @@ public final class Daemon implements AutoCloseable {
         this.socks = socks;
         this.forwards = forwards;
         this.dns = dns;
+        this.readiness = readiness;
+        this.metrics = metrics;
     }
 
     /**
@@ -72,9 +80,14 @@ public final class Daemon implements AutoCloseable {
      * @throws IllegalArgumentException when the config names a server with no allowlist
      */
     public static Daemon start(Config config) throws PolicyException {
+        return start(config, System.err);
+    }
+
+    /** As above; {@code err} is where the daemon tells its operator about faults (the audit output failing). */
+    public static Daemon start(Config config, PrintStream err) throws PolicyException {
         Deque<AutoCloseable> started = new ArrayDeque<>();
         try {
-            return start(config, started);
+            return start(config, err, started);
         } catch (PolicyException | RuntimeException | Error e) {
             closeAll(started);
             throw e;
@@ -84,7 +97,8 @@ public final class Daemon implements AutoCloseable {
         }
     }
 
-    private static Daemon start(Config config, Deque<AutoCloseable> started) throws PolicyException, IOException {
+    private static Daemon start(Config config, PrintStream err, Deque<AutoCloseable> started)
+            throws PolicyException, IOException {
         PrometheusMetrics prometheus = push(started, new PrometheusMetrics());
         EgressMetrics metrics = new EgressMetrics(prometheus.registry(), Clock.systemUTC());
         List<String> conditions = new ArrayList<>(List.of("policy"));
@@ -102,8 +116,11 @@ public final class Daemon implements AutoCloseable {
         AdminServer admin = config.listen().admin() == null ? null
                 : push(started, AdminServer.start(config.listen().admin(), prometheus::scrape, readiness));
 
+        AuditHealth auditHealth = new AuditHealth(config.audit().refuseOnFailure(), err);
+        metrics.bindAuditHealth(auditHealth);
         LogbackAuditSink sink = push(started, LogbackAuditSink.open(
-                AuditOutput.of(config.audit().output(), AuditRotation.DEFAULT), LogbackAuditSink.DEFAULT_QUEUE_SIZE));
+                AuditOutput.of(config.audit().output(), AuditRotation.DEFAULT), LogbackAuditSink.DEFAULT_QUEUE_SIZE,
+                auditHealth));
         EgressObservers observers = new EgressObservers(
                 new Auditor(new CountingAuditSink(sink, metrics), new AuditFormat(Clock.systemUTC()),
                         config.audit().allowed(), config.audit().dnsAllowed()), metrics);
@@ -119,6 +136,8 @@ public final class Daemon implements AutoCloseable {
         readiness.met("policy");
         policy.start();
         SighupTrigger.install(policy);
+        // What the fronts decide with: the policy, or a refusal of everything while the audit fails.
+        AuditGate gated = new AuditGate(policy, auditHealth);
 
         AsyncNameResolver resolver = AsyncNameResolver.system(config.limits().connectTimeout());
         // What the DNS filter answers each server, for SOCKS5 clients that resolve before they connect.
@@ -126,20 +145,20 @@ public final class Daemon implements AutoCloseable {
                 ? LearnedAddresses.create() : null;
         EgressProxy proxy = null;
         if (config.listen().http() != null) {
-            proxy = push(started, EgressProxy.start(settings(config, config.listen().http()), policy, observers,
+            proxy = push(started, EgressProxy.start(settings(config, config.listen().http()), gated, observers,
                     resolver));
             readiness.met("http");
         }
         SocksProxy socks = null;
         if (config.listen().socks() != null) {
-            socks = push(started, SocksProxy.start(settings(config, config.listen().socks()), policy, observers,
+            socks = push(started, SocksProxy.start(settings(config, config.listen().socks()), gated, observers,
                     resolver, learned));
             readiness.met("socks");
         }
         TcpForwards forwards = null;
         List<Forward> declared = forwards(config, initial);
         if (!declared.isEmpty()) {
-            forwards = push(started, TcpForwards.start(declared, settings(config, declared.get(0).listen()), policy,
+            forwards = push(started, TcpForwards.start(declared, settings(config, declared.get(0).listen()), gated,
                     observers, resolver));
         }
         DnsFilter dns = null;
@@ -151,10 +170,10 @@ public final class Daemon implements AutoCloseable {
                             config.dns().tcpFrameTimeout())
                     .withUdpRateLimit(config.dns().udpQueriesPerSecondPerSource(),
                             config.dns().udpQueryBurstPerSource());
-            dns = push(started, DnsFilter.start(settings, policy, observers, learned));
+            dns = push(started, DnsFilter.start(settings, gated, observers, learned));
             readiness.met("dns");
         }
-        return new Daemon(started, policy, admin, proxy, socks, forwards, dns);
+        return new Daemon(started, policy, admin, proxy, socks, forwards, dns, readiness, metrics);
     }
 
     /** The limits of egressd.yaml for a front listening on {@code listen}. */
@@ -251,6 +270,52 @@ public final class Daemon implements AutoCloseable {
     static String format(InetSocketAddress address) {
         String host = address.getAddress().getHostAddress();
         return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + address.getPort();
+    }
+
+    /** Allowed connections open now (tunnels, requests on their way), over every front. */
+    public long openConnections() {
+        return metrics.activeConnections();
+    }
+
+    /**
+     * The graceful stop of SIGTERM: every listener is closed at once (new connections are
+     * refused, /readyz answers 503), the allowed connections still open may finish for up to
+     * {@code grace}, then whatever is left is closed as by {@link #close}, so that their
+     * {@code egress.closed} lines, with the bytes they moved, are the last ones audited.
+     *
+     * @return how many connections were still open when the grace ran out (0 when all finished)
+     */
+    public synchronized long shutdown(Duration grace) {
+        if (started.isEmpty()) {
+            return 0;
+        }
+        if (proxy != null) {
+            proxy.stopAccepting();
+            readiness.unmet("http");
+        }
+        if (socks != null) {
+            socks.stopAccepting();
+            readiness.unmet("socks");
+        }
+        if (forwards != null) {
+            forwards.stopAccepting();
+        }
+        if (dns != null) {
+            dns.stopAccepting();
+            readiness.unmet("dns");
+        }
+        long deadline = System.nanoTime() + grace.toNanos();
+        while (openConnections() > 0 && deadline - System.nanoTime() > 0) {
+            try {
+                Thread.sleep(Math.min(50, Math.max(1, (deadline - System.nanoTime()) / 1_000_000)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        long cut = openConnections();
+        close();
+        return cut;
     }
 
     /** Stops the fronts, then the reloader and admin listener, and drains the audit sink last. */

@@ -1,6 +1,7 @@
 package io.egressd.metrics;
 
 import io.egressd.audit.AuditEvent;
+import io.egressd.audit.AuditHealth;
 import io.egressd.policy.Decision;
 import io.egressd.policy.EgressListener;
 import io.egressd.policy.Front;
@@ -11,6 +12,7 @@ import io.egressd.policy.ValidationError;
 import io.egressd.reload.ReloadListener;
 import io.egressd.reload.Trigger;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -119,6 +121,29 @@ public final class EgressMetrics implements EgressListener, ReloadListener {
         Gauge.builder("egressd.ready", ready, r -> r.getAsBoolean() ? 1 : 0)
                 .description("1 when /readyz answers 200 (policy loaded, listeners bound), else 0")
                 .strongReference(true).register(registry);
+    }
+
+    /**
+     * Reports the audit output's state: egressd_audit_healthy (1 written, 0 failing),
+     * egressd_audit_write_failures_total and egressd_audit_lines_lost_total.
+     */
+    public void bindAuditHealth(AuditHealth health) {
+        Gauge.builder("egressd.audit.healthy", health, h -> h.healthy() ? 1 : 0)
+                .description("1 while the audit output is written, 0 while writing it fails")
+                .strongReference(true).register(registry);
+        FunctionCounter.builder("egressd.audit.write.failures", health, AuditHealth::failedWrites)
+                .description("Attempts to write an audit line that failed (retries included)").register(registry);
+        FunctionCounter.builder("egressd.audit.lines.lost", health, AuditHealth::lostLines)
+                .description("Audit lines given up after a failed write").register(registry);
+    }
+
+    /** Allowed connections open now, over every server and protocol. */
+    public long activeConnections() {
+        long sum = 0;
+        for (AtomicLong open : active.values()) {
+            sum += open.get();
+        }
+        return sum;
     }
 
     /** How long connecting to an upstream took; the fronts call it once per connect attempt that completed. */

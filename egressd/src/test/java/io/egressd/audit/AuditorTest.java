@@ -31,6 +31,15 @@ class AuditorTest {
     }
 
     @Test
+    void refusalsForAnUnavailableAuditAreNotQueuedIntoTheFailingAudit() {
+        Auditor a = auditor(true, true);
+        a.decided(Protocol.HTTP, client, Samples.denied("slack", "slack.com", 80, Reason.AUDIT_UNAVAILABLE));
+        a.queried(client, Samples.denied("slack", "slack.com", 0, Reason.AUDIT_UNAVAILABLE), "slack.com.", "A",
+                "NXDOMAIN");
+        assertThat(sink.lines).isEmpty();
+    }
+
+    @Test
     void allowedConnectionIsAuditedOnceAtClose() {
         Auditor a = auditor(true, false);
         a.decided(Protocol.CONNECT, client, Samples.allowed("slack", "slack.com", 443));

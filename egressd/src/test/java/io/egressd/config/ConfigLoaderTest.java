@@ -179,6 +179,34 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void auditOnFailureDefaultsToRefuseAndIsReadStrictly() throws Exception {
+        assertThat(ConfigLoader.load(write("audit: {allowed: true}")).audit().refuseOnFailure()).isTrue();
+        assertThat(ConfigLoader.load(write("audit: {on_failure: refuse}")).audit().refuseOnFailure()).isTrue();
+        assertThat(ConfigLoader.load(write("audit: {on_failure: continue}")).audit().refuseOnFailure()).isFalse();
+        assertThat(errors("""
+                audit:
+                  on_failure: ignore
+                """)).containsExactly(":2:15: audit.on_failure: write refuse or continue");
+        assertThat(errors("""
+                audit:
+                  on_failure: [refuse]
+                """)).singleElement().asString().startsWith(":2:15: audit.on_failure: expected a string");
+    }
+
+    @Test
+    void shutdownGraceDefaultsToTenSecondsAndIsReadStrictly() throws Exception {
+        assertThat(ConfigLoader.load(write("limits: {max_connections: 5}")).limits().shutdownGrace())
+                .isEqualTo(Duration.ofSeconds(10));
+        assertThat(ConfigLoader.load(write("limits: {shutdown_grace: 1500ms}")).limits().shutdownGrace())
+                .isEqualTo(Duration.ofMillis(1500));
+        assertThat(errors("""
+                limits:
+                  shutdown_grace: 0s
+                """)).containsExactly(
+                ":2:19: limits.shutdown_grace: expected a duration such as 500ms, 10s, 5m or 1h");
+    }
+
+    @Test
     void notYamlIsAnErrorNotDefaults() throws Exception {
         assertThat(errors("listen: [unclosed\n")).singleElement().asString().startsWith(":2:1: not valid YAML");
         assertThatThrownBy(() -> ConfigLoader.load(dir.resolve("missing.yaml")))

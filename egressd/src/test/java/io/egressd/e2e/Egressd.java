@@ -206,6 +206,16 @@ final class Egressd implements AutoCloseable {
         return process.isAlive();
     }
 
+    /** Waits (without signalling) for the process to exit and its output to be read to the end; its exit code. */
+    int awaitExit(Duration atMost) throws InterruptedException {
+        if (!process.waitFor(atMost.toMillis(), TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("egressd did not exit within " + atMost);
+        }
+        outReader.join(10_000);
+        errReader.join(10_000);
+        return process.exitValue();
+    }
+
     @Override
     public void close() throws InterruptedException {
         if (process.isAlive()) {

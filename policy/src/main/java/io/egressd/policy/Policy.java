@@ -24,10 +24,12 @@ public final class Policy {
     private static final byte[] NO_TOKEN = new byte[32];
 
     private final Map<String, ServerPolicy> servers;
-    private final Map<String, ServerPolicy> byProxyUser = new HashMap<>();
-    private final List<Source> sources = new ArrayList<>();
+    private final Map<String, ServerPolicy> byProxyUser;
+    private final List<Source> sources;
     private final GlobalDeny deny;
     private final String version;
+    /** Set on a copy that refuses every destination for this reason (see {@link #refusingAll}); else null. */
+    private final Reason refusing;
 
     /**
      * @throws IllegalArgumentException when two servers share a name, a proxy user or a source
@@ -35,6 +37,8 @@ public final class Policy {
      */
     public Policy(Collection<ServerPolicy> servers, GlobalDeny deny, String version) {
         Map<String, ServerPolicy> byName = new TreeMap<>();
+        Map<String, ServerPolicy> byProxyUser = new HashMap<>();
+        List<Source> sources = new ArrayList<>();
         for (ServerPolicy server : servers) {
             if (byName.put(server.name(), server) != null) {
                 throw new IllegalArgumentException("two allowlists for server " + server.name());
@@ -66,8 +70,30 @@ public final class Policy {
             }
         }
         this.servers = Collections.unmodifiableMap(byName);
+        this.byProxyUser = byProxyUser;
+        this.sources = sources;
         this.deny = deny;
         this.version = version;
+        this.refusing = null;
+    }
+
+    private Policy(Policy base, Reason refusing) {
+        this.servers = base.servers;
+        this.byProxyUser = base.byProxyUser;
+        this.sources = base.sources;
+        this.deny = base.deny;
+        this.version = base.version;
+        this.refusing = refusing;
+    }
+
+    /**
+     * This policy, except that every destination and query of an identified client is refused
+     * for {@code reason}: what the daemon hands the fronts while it cannot take responsibility
+     * for egress (the audit output failing). Identification still runs first, so the refusal
+     * names the server like any other.
+     */
+    public Policy refusingAll(Reason reason) {
+        return new Policy(this, java.util.Objects.requireNonNull(reason, "reason"));
     }
 
     public static Policy empty() {
@@ -193,6 +219,9 @@ public final class Policy {
         ServerPolicy server = serverName == null ? null : servers.get(serverName);
         if (server == null) {
             return Evaluation.decided(refusal(Reason.UNKNOWN_CLIENT, serverName, rawHost, port));
+        }
+        if (refusing != null) {
+            return Evaluation.decided(refusal(refusing, serverName, rawHost, port));
         }
         Host host;
         try {

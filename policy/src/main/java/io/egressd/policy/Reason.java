@@ -13,7 +13,9 @@ public enum Reason {
     ADDRESS_NOT_ALLOWED,
     IP_LITERAL_NOT_ALLOWED,
     QTYPE_NOT_ALLOWED,
-    LIMIT_EXCEEDED;
+    LIMIT_EXCEEDED,
+    /** The audit output cannot be written, and {@code audit.on_failure} is {@code refuse}. */
+    AUDIT_UNAVAILABLE;
 
     private final String code = name().toLowerCase(Locale.ROOT);
 

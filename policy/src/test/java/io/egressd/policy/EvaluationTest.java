@@ -25,6 +25,28 @@ class EvaluationTest {
         policy = Fixtures.validPolicy();
     }
 
+    @Test
+    void aRefusingCopyRefusesEveryDestinationOfAnIdentifiedServerAndLeavesTheOriginalAlone() {
+        Policy refusing = policy.refusingAll(Reason.AUDIT_UNAVAILABLE);
+        for (Evaluation e : List.of(refusing.evaluateQuery("slack", "api.slack.com"),
+                refusing.evaluate("slack", "api.slack.com", 443), refusing.evaluate("slack", "9.9.9.9", 443))) {
+            assertThat(e.needsAddresses()).isFalse();
+            Decision d = e.decision();
+            assertThat(d.allowed()).isFalse();
+            assertThat(d.wouldDeny()).isFalse();
+            assertThat(d.reason()).isEqualTo(Reason.AUDIT_UNAVAILABLE);
+            assertThat(d.server()).isEqualTo("slack");
+            assertThat(d.policyVersion()).isEqualTo(policy.version());
+            assertThat(e.permits(ip("9.9.9.9"))).isFalse();
+        }
+        // Identification is unchanged: an unknown client is still refused as unknown.
+        assertThat(refusing.evaluate("nobody", "api.slack.com", 443).decision().reason())
+                .isEqualTo(Reason.UNKNOWN_CLIENT);
+        assertThat(refusing.servers()).isEqualTo(policy.servers());
+        assertThat(Reason.AUDIT_UNAVAILABLE.reportable()).as("report mode never lets it through").isFalse();
+        assertThat(policy.evaluate("slack", "api.slack.com", 443).needsAddresses()).isTrue();
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"127.0.0.1", "1.2.3.4.", "2130706433", "0x7f.1", "[::1]", "slack.com%2e", "", "."})
     void ipShapedAndInvalidQuestionNamesAreInvalidAndNeverForwarded(String qname) {

@@ -29,9 +29,12 @@ public final class EgressProxy implements AutoCloseable {
     private final HttpProxyServer server;
     private final ConnectionCount connections;
 
-    private EgressProxy(HttpProxyServer server, ConnectionCount connections) {
+    private final GatedServerGroup threads;
+
+    private EgressProxy(HttpProxyServer server, ConnectionCount connections, GatedServerGroup threads) {
         this.server = server;
         this.connections = connections;
+        this.threads = threads;
     }
 
     /**
@@ -74,7 +77,7 @@ public final class EgressProxy implements AutoCloseable {
                     .withTransparent(false)
                     .withProxyAlias("egressd")
                     .start();
-            return new EgressProxy(server, connections);
+            return new EgressProxy(server, connections, threads);
         } catch (RuntimeException e) {
             if (e.getCause() instanceof IOException io) {
                 throw new UncheckedIOException("cannot listen on " + settings.listen() + ": " + io.getMessage(), io);
@@ -91,6 +94,11 @@ public final class EgressProxy implements AutoCloseable {
     /** Client connections open now. */
     public int openConnections() {
         return connections.open();
+    }
+
+    /** Stops listening (new connections are refused); open connections carry on until {@link #close}. */
+    public void stopAccepting() {
+        threads.stopAccepting();
     }
 
     /** Stops listening, closes every connection and waits (briefly) for the I/O threads to end. */

@@ -1,8 +1,10 @@
 package io.egressd.proxy;
 
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.EventLoopGroup;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
@@ -18,6 +20,9 @@ final class GatedServerGroup extends ServerGroup {
     private final Supplier<? extends ChannelHandler> gates;
     private final AtomicBoolean stopped = new AtomicBoolean();
     private GateInstallingGroup clientWorkers;
+    private RegisteringGroup acceptors;
+    /** The listening channels LittleProxy bound, seen as they registered with the acceptor group. */
+    private final List<Channel> listeners = new CopyOnWriteArrayList<>();
 
     GatedServerGroup(String name, ProxySettings settings, Supplier<? extends ChannelHandler> gates) {
         super(name, settings.acceptorThreads(), settings.clientThreads(), settings.upstreamThreads(), true);
@@ -31,6 +36,26 @@ final class GatedServerGroup extends ServerGroup {
             clientWorkers = new GateInstallingGroup(super.getClientToProxyWorkerPoolForTransport(protocol), gates);
         }
         return clientWorkers;
+    }
+
+    @Override
+    public synchronized EventLoopGroup getClientToProxyAcceptorPoolForTransport(TransportProtocol protocol) {
+        if (acceptors == null) {
+            acceptors = new RegisteringGroup(super.getClientToProxyAcceptorPoolForTransport(protocol)) {
+                @Override
+                void registering(Channel channel) {
+                    listeners.add(channel);
+                }
+            };
+        }
+        return acceptors;
+    }
+
+    /** Closes the listening sockets: new connections are refused, open ones carry on. */
+    void stopAccepting() {
+        for (Channel listener : listeners) {
+            listener.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
     }
 
     /**

@@ -35,6 +35,7 @@ final class Responses {
                 + "(private, loopback or link-local without a rule that allows them)");
         HINTS.put(Reason.IP_LITERAL_NOT_ALLOWED, "IP address destinations need a cidr rule");
         HINTS.put(Reason.LIMIT_EXCEEDED, "egressd is at its connection limit");
+        HINTS.put(Reason.AUDIT_UNAVAILABLE, "egressd cannot write its audit trail, so it lets nothing out until it can");
     }
 
     private Responses() {

@@ -81,6 +81,13 @@ final class StreamServer implements AutoCloseable {
         return bound.channel();
     }
 
+    /** Closes the listening sockets: new connections are refused, open ones carry on. */
+    void stopAccepting() {
+        for (Channel listener : listeners) {
+            listener.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+    }
+
     @Override
     public void close() {
         channels.close().awaitUninterruptibly(5, TimeUnit.SECONDS);

@@ -90,6 +90,11 @@ public final class TcpForwards implements AutoCloseable {
         return connections.open();
     }
 
+    /** Stops listening (new connections are refused); open connections carry on until {@link #close}. */
+    public void stopAccepting() {
+        server.stopAccepting();
+    }
+
     /** Stops listening and closes every connection. */
     @Override
     public void close() {

@@ -91,11 +91,12 @@ class TcpForwardsTest {
     /** What a client of a refused forward sees: a reset, not an orderly end of stream. */
     private static void assertReset(InetSocketAddress forward) throws IOException {
         try (Socket s = new Socket()) {
-            s.connect(forward, 5000);
-            s.setSoTimeout(5000);
-            InputStream in = s.getInputStream();
-            // The reset can race the client's first write, so it may surface on the write or the read.
+            // The reset can race the end of the client's connect and its first write, so it may
+            // surface on the connect (a loaded machine), the write or the read.
             assertThatThrownBy(() -> {
+                s.connect(forward, 5000);
+                s.setSoTimeout(5000);
+                InputStream in = s.getInputStream();
                 s.getOutputStream().write("startup".getBytes(StandardCharsets.US_ASCII));
                 while (in.read() >= 0) {
                     // drain until the reset
