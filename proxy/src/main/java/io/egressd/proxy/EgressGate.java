@@ -421,6 +421,22 @@ final class EgressGate extends ChannelDuplexHandler {
         }
     }
 
+    /**
+     * An HTTP upstream connection closed. If it was the one the exchange in flight uses, its answer
+     * can no longer complete: a 502 when none started, else the client connection closes, so the
+     * client sees a truncated answer end with its connection rather than wait for the rest.
+     */
+    void upstreamClosed(InetSocketAddress upstream) {
+        Exchange current = exchange;
+        if (current == null || current.protocol != Protocol.HTTP || !current.dial.equals(upstream)
+                || state == State.CLOSING) {
+            return; // the answer ended (a body that ends at the close included), or another connection closed
+        }
+        log.debug("upstream {} closed before its answer to {} ended", upstream, client);
+        closeWith(Responses.failure(HttpResponseStatus.BAD_GATEWAY, current.decision.host() + ":"
+                + upstream.getPort() + " closed the connection before it answered"));
+    }
+
     // ---- outbound: what LittleProxy writes back
 
     @Override
@@ -474,7 +490,7 @@ final class EgressGate extends ChannelDuplexHandler {
                 markClose(current, msg);
                 upstreamAnswered();
                 finishExchange();
-                if (current.clientCloses) {
+                if (current.closesAfterAnswer()) {
                     state = State.CLOSING;
                     return true;
                 }
@@ -485,9 +501,9 @@ final class EgressGate extends ChannelDuplexHandler {
         return false;
     }
 
-    /** The answer to a client that sent {@code Connection: close} says so; the gate closes after it. */
+    /** An answer the gate closes after (the client sent {@code Connection: close}, or LittleProxy's 504) says so. */
     private static void markClose(Exchange current, HttpObject msg) {
-        if (current.clientCloses && msg instanceof HttpResponse head) {
+        if (current.closesAfterAnswer() && msg instanceof HttpResponse head) {
             head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }
     }
