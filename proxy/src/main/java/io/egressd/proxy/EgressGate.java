@@ -357,6 +357,9 @@ final class EgressGate extends ChannelDuplexHandler {
                 case FORWARD -> forward(request, verdict);
                 case DENY, CHALLENGE -> refuse(request, verdict);
                 case BAD_REQUEST, UPSTREAM_FAILURE -> {
+                    if (verdict.decision() != null) {
+                        config.listener().decided(verdict.target().protocol(), client, verdict.decision());
+                    }
                     ReferenceCountUtil.release(request);
                     answer(Responses.failure(verdict.status(), verdict.message()), true);
                 }

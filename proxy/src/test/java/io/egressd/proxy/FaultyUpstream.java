@@ -100,7 +100,7 @@ final class FaultyUpstream implements AutoCloseable {
         s.close();
     }
 
-    /** Not a fault: answers 200 with a body that only the close ends (no length, no chunks), {@link #PROMISED} bytes. */
+    /** Not a fault: answers 200 with {@link #PROMISED} bytes of body that only the close ends (no length, no chunks). */
     static void bodyEndsAtClose(Socket s) throws IOException {
         CountingHttpServer.readHead(s.getInputStream());
         OutputStream out = s.getOutputStream();
