@@ -460,6 +460,17 @@ final class EgressGate extends ChannelDuplexHandler {
                 promise.trySuccess();
                 return;
             }
+        } else if (current != null && current.answered() && msg instanceof HttpResponse again
+                && again.status().code() >= 200) {
+            // A second answer to one request: LittleProxy's own 502 after its upstream failed mid-answer.
+            // Written, it would land inside the body; closing tells the client the answer is incomplete.
+            ReferenceCountUtil.release(msg);
+            promise.tryFailure(new ClosedChannelException());
+            log.debug("upstream of {} failed in the middle of its answer; closing", client);
+            finishExchange();
+            state = State.CLOSING;
+            ctx.close();
+            return;
         } else if (current != null && msg instanceof HttpObject object && followAnswer(current, object)) {
             promise = promise.unvoid().addListener(ChannelFutureListener.CLOSE);
         }
