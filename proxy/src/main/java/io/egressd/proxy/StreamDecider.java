@@ -65,12 +65,10 @@ final class StreamDecider {
             }
             return lookup.orTimeout(lookupTimeout.toMillis(), TimeUnit.MILLISECONDS).handle((addresses, error) -> {
                 try {
-                    Decision refusal = policy.refusal(Reason.ADDRESS_NOT_ALLOWED, server, evaluation.name(), port);
-                    if (error != null) {
-                        return lookupFailed(refusal, evaluation.name(), error);
-                    }
-                    if (addresses == null || addresses.isEmpty()) {
-                        return StreamVerdict.lookupFailed(refusal, evaluation.name() + " does not resolve");
+                    if (error != null || addresses == null || addresses.isEmpty()) {
+                        Decision refusal = policy.refusal(Reason.ADDRESS_NOT_ALLOWED, server, evaluation.name(), port);
+                        return error != null ? lookupFailed(refusal, evaluation.name(), error)
+                                : StreamVerdict.lookupFailed(refusal, evaluation.name() + " does not resolve");
                     }
                     return connectable(evaluation.vet(addresses), port);
                 } catch (RuntimeException e) {
