@@ -122,7 +122,12 @@ public final class AllowlistLoader {
                         errors.add(new ValidationError(entry.toString(), 1, 1, "only .yaml files are loaded; rename to "
                                 + name.substring(0, name.length() - 4) + ".yaml"));
                     } else if (name.endsWith(".yaml")) {
-                        files.add(entry);
+                        if (Files.isRegularFile(entry)) {
+                            files.add(entry);
+                        } else {
+                            // Never opened: reading a FIFO would block the reload (and egressd check) forever.
+                            errors.add(new ValidationError(entry.toString(), 1, 1, notAFile(entry)));
+                        }
                     }
                 }
             } else if (Files.isRegularFile(path)) {
@@ -140,6 +145,17 @@ public final class AllowlistLoader {
             }
         }
         return files;
+    }
+
+    /** Why a directory entry named like an allowlist cannot be read as one. */
+    private static String notAFile(Path entry) {
+        if (Files.isDirectory(entry)) {
+            return "is a directory, not an allowlist file; an allowlist is a file <server>.yaml";
+        }
+        if (Files.isSymbolicLink(entry) && !Files.exists(entry)) {
+            return "is a symbolic link to nothing; point it at an allowlist file or remove it";
+        }
+        return "is not a regular file (a pipe, socket or device); an allowlist is a file <server>.yaml";
     }
 
     private static Parsed parseServer(Path file, YamlFile yaml, Node root) {

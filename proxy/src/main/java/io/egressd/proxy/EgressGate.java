@@ -384,6 +384,9 @@ final class EgressGate extends ChannelDuplexHandler {
                 case FORWARD -> forward(request, verdict);
                 case DENY, CHALLENGE -> refuse(request, verdict);
                 case BAD_REQUEST, UPSTREAM_FAILURE -> {
+                    if (verdict.decision() != null) {
+                        config.listener().decided(verdict.target().protocol(), client, verdict.decision());
+                    }
                     ReferenceCountUtil.release(request);
                     answer(Responses.failure(verdict.status(), verdict.message()), true);
                 }
@@ -448,6 +451,22 @@ final class EgressGate extends ChannelDuplexHandler {
         }
     }
 
+    /**
+     * An HTTP upstream connection closed. If it was the one the exchange in flight uses, its answer
+     * can no longer complete: a 502 when none started, else the client connection closes, so the
+     * client sees a truncated answer end with its connection rather than wait for the rest.
+     */
+    void upstreamClosed(InetSocketAddress upstream) {
+        Exchange current = exchange;
+        if (current == null || current.protocol != Protocol.HTTP || !current.dial.equals(upstream)
+                || state == State.CLOSING) {
+            return; // the answer ended (a body that ends at the close included), or another connection closed
+        }
+        log.debug("upstream {} closed before its answer to {} ended", upstream, client);
+        closeWith(Responses.failure(HttpResponseStatus.BAD_GATEWAY, current.decision.host() + ":"
+                + upstream.getPort() + " closed the connection before it answered"));
+    }
+
     // ---- outbound: what LittleProxy writes back
 
     @Override
@@ -471,6 +490,17 @@ final class EgressGate extends ChannelDuplexHandler {
                 promise.trySuccess();
                 return;
             }
+        } else if (current != null && current.answered() && msg instanceof HttpResponse again
+                && again.status().code() >= 200) {
+            // A second answer to one request: LittleProxy's own 502 after its upstream failed mid-answer.
+            // Written, it would land inside the body; closing tells the client the answer is incomplete.
+            ReferenceCountUtil.release(msg);
+            promise.tryFailure(new ClosedChannelException());
+            log.debug("upstream of {} failed in the middle of its answer; closing", client);
+            finishExchange();
+            state = State.CLOSING;
+            ctx.close();
+            return;
         } else if (current != null && msg instanceof HttpObject object && followAnswer(current, object)) {
             promise = promise.unvoid().addListener(ChannelFutureListener.CLOSE);
         }
@@ -504,7 +534,7 @@ final class EgressGate extends ChannelDuplexHandler {
                 markClose(current, msg);
                 upstreamAnswered();
                 finishExchange();
-                if (current.clientCloses) {
+                if (current.closesAfterAnswer()) {
                     state = State.CLOSING;
                     return true;
                 }
@@ -515,9 +545,9 @@ final class EgressGate extends ChannelDuplexHandler {
         return false;
     }
 
-    /** The answer to a client that sent {@code Connection: close} says so; the gate closes after it. */
+    /** An answer the gate closes after (the client sent {@code Connection: close}, or LittleProxy's 504) says so. */
     private static void markClose(Exchange current, HttpObject msg) {
-        if (current.clientCloses && msg instanceof HttpResponse head) {
+        if (current.closesAfterAnswer() && msg instanceof HttpResponse head) {
             head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }
     }

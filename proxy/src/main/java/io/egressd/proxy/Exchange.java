@@ -55,6 +55,8 @@ final class Exchange {
     private volatile boolean connectStarted;
     /** When LittleProxy began connecting; read on the gate's loop after the connect completes. */
     private volatile long connectStartedNanos;
+    /** The upstream sent nothing for the idle timeout; set on an upstream thread before LittleProxy's 504. */
+    private volatile boolean upstreamTimedOut;
 
     Exchange(Protocol protocol, InetSocketAddress client, Decision decision, InetSocketAddress dial,
              boolean clientCloses, EgressGate gate, EventExecutor loop) {
@@ -73,6 +75,20 @@ final class Exchange {
 
     boolean answered() {
         return answered;
+    }
+
+    /**
+     * Whether the client connection closes after this exchange's answer: the client asked for it,
+     * or the upstream went silent and LittleProxy answered 504 in its place. The upstream may still
+     * answer later; on a kept-alive connection that answer would be taken for the next request's.
+     */
+    boolean closesAfterAnswer() {
+        return clientCloses || upstreamTimedOut;
+    }
+
+    /** LittleProxy's idle timeout fired on the upstream connection before any answer. */
+    void upstreamTimedOut() {
+        upstreamTimedOut = true;
     }
 
     /** Client to upstream. */
@@ -126,6 +142,18 @@ final class Exchange {
     /** How long the upstream connection took to open. */
     long connectNanos() {
         return System.nanoTime() - connectStartedNanos;
+    }
+
+    /**
+     * An HTTP upstream connection of this client connection closed; called on an upstream I/O
+     * thread, after LittleProxy has handed on everything the upstream sent.
+     */
+    void upstreamClosed(InetSocketAddress upstream) {
+        try {
+            loop.execute(() -> gate.upstreamClosed(upstream));
+        } catch (RejectedExecutionException e) {
+            // Shutting down: the channel is closing anyway.
+        }
     }
 
     /** LittleProxy's upstream connection is up; called on an upstream I/O thread. */

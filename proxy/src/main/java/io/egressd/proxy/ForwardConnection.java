@@ -94,6 +94,9 @@ final class ForwardConnection extends ChannelInboundHandlerAdapter {
             case DENY -> deny(ctx, verdict.decision());
             case LOOKUP_FAILED, FAILED -> {
                 log.debug("forward {}: {}", forward.id(), verdict.message());
+                if (verdict.decision() != null) {
+                    config.listener().decided(Protocol.TCP, client(ctx), verdict.decision());
+                }
                 reset(ctx);
             }
             case CONNECT -> connect(ctx, verdict);

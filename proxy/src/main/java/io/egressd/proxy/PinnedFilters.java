@@ -1,5 +1,6 @@
 package io.egressd.proxy;
 
+import io.egressd.policy.Protocol;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
@@ -42,5 +43,14 @@ final class PinnedFilters extends HttpFiltersAdapter {
     @Override
     public void proxyToServerConnectionSucceeded(ChannelHandlerContext serverCtx) {
         exchange.upstreamConnected();
+        if (exchange.protocol == Protocol.HTTP) {
+            UpstreamEnd.watch(serverCtx, exchange);
+        }
+    }
+
+    @Override
+    public void serverToProxyResponseTimedOut() {
+        // LittleProxy answers 504 next, and would keep both connections open for a later answer.
+        exchange.upstreamTimedOut();
     }
 }

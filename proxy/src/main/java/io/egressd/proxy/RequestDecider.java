@@ -146,20 +146,22 @@ final class RequestDecider {
             return Verdict.of(policy.refusal(reason, server, target.host(), target.port()), target);
         }
 
+        /** A lookup that failed is refused as address_not_allowed (design.md section 5, step 4: no address left). */
         private Verdict lookupFailed(String name, Throwable error) {
+            Decision refusal = policy.refusal(Reason.ADDRESS_NOT_ALLOWED, server, name, target.port());
             Throwable cause = error;
             while ((cause instanceof CompletionException || cause instanceof ExecutionException)
                     && cause.getCause() != null) {
                 cause = cause.getCause();
             }
             if (cause instanceof TimeoutException) {
-                return Verdict.upstreamFailure(target, HttpResponseStatus.GATEWAY_TIMEOUT,
+                return Verdict.lookupFailed(refusal, target, HttpResponseStatus.GATEWAY_TIMEOUT,
                         "looking up " + name + " timed out");
             }
             if (!(cause instanceof UnknownHostException)) {
                 log.debug("lookup of {} failed", name, cause);
             }
-            return Verdict.upstreamFailure(target, HttpResponseStatus.BAD_GATEWAY, name + " does not resolve");
+            return Verdict.lookupFailed(refusal, target, HttpResponseStatus.BAD_GATEWAY, name + " does not resolve");
         }
 
         /** A bug somewhere on the decision path: refuse, with the closest reason the contract has. */

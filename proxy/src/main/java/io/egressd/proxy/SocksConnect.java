@@ -124,7 +124,10 @@ final class SocksConnect extends ChannelInboundHandlerAdapter {
         }
         switch (verdict.kind()) {
             case DENY -> deny(ctx, verdict.decision());
-            case LOOKUP_FAILED -> reply(ctx, Socks5CommandStatus.HOST_UNREACHABLE);
+            case LOOKUP_FAILED -> {
+                config.listener().decided(Protocol.SOCKS5, client(ctx), verdict.decision());
+                reply(ctx, Socks5CommandStatus.HOST_UNREACHABLE);
+            }
             case FAILED -> reply(ctx, Socks5CommandStatus.FAILURE);
             case CONNECT -> connect(ctx, verdict);
         }

@@ -65,11 +65,10 @@ final class StreamDecider {
             }
             return lookup.orTimeout(lookupTimeout.toMillis(), TimeUnit.MILLISECONDS).handle((addresses, error) -> {
                 try {
-                    if (error != null) {
-                        return lookupFailed(evaluation.name(), error);
-                    }
-                    if (addresses == null || addresses.isEmpty()) {
-                        return StreamVerdict.lookupFailed(evaluation.name() + " does not resolve");
+                    if (error != null || addresses == null || addresses.isEmpty()) {
+                        Decision refusal = policy.refusal(Reason.ADDRESS_NOT_ALLOWED, server, evaluation.name(), port);
+                        return error != null ? lookupFailed(refusal, evaluation.name(), error)
+                                : StreamVerdict.lookupFailed(refusal, evaluation.name() + " does not resolve");
                     }
                     return connectable(evaluation.vet(addresses), port);
                 } catch (RuntimeException e) {
@@ -102,19 +101,20 @@ final class StreamDecider {
         return StreamVerdict.connect(decision, dial);
     }
 
-    private static StreamVerdict lookupFailed(String name, Throwable error) {
+    /** A lookup that failed is refused as address_not_allowed (design.md section 5, step 4: no address left). */
+    private static StreamVerdict lookupFailed(Decision refusal, String name, Throwable error) {
         Throwable cause = error;
         while ((cause instanceof CompletionException || cause instanceof ExecutionException)
                 && cause.getCause() != null) {
             cause = cause.getCause();
         }
         if (cause instanceof TimeoutException) {
-            return StreamVerdict.lookupFailed("looking up " + name + " timed out");
+            return StreamVerdict.lookupFailed(refusal, "looking up " + name + " timed out");
         }
         if (!(cause instanceof UnknownHostException)) {
             log.debug("lookup of {} failed", name, cause);
         }
-        return StreamVerdict.lookupFailed(name + " does not resolve");
+        return StreamVerdict.lookupFailed(refusal, name + " does not resolve");
     }
 
     /** A bug on the decision path: refuse, with the closest reason the contract has. */

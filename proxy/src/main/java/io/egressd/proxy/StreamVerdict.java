@@ -8,7 +8,8 @@ import java.net.InetSocketAddress;
  * or a refusal, or a failure that is not a policy decision.
  *
  * @param kind     which of these
- * @param decision the policy's decision; null for {@link Kind#LOOKUP_FAILED} and {@link Kind#FAILED}
+ * @param decision the policy's decision; for {@link Kind#LOOKUP_FAILED} the refusal to audit
+ *                 ({@code address_not_allowed}: no address came back to allow); null for {@link Kind#FAILED}
  * @param dial     where to connect, for {@link Kind#CONNECT}
  * @param message  a sentence for logs, for the failures
  */
@@ -33,8 +34,8 @@ record StreamVerdict(Kind kind, Decision decision, InetSocketAddress dial, Strin
         return new StreamVerdict(Kind.DENY, decision, null, null);
     }
 
-    static StreamVerdict lookupFailed(String message) {
-        return new StreamVerdict(Kind.LOOKUP_FAILED, null, null, message);
+    static StreamVerdict lookupFailed(Decision refusal, String message) {
+        return new StreamVerdict(Kind.LOOKUP_FAILED, refusal, null, message);
     }
 
     static StreamVerdict failed(String message) {

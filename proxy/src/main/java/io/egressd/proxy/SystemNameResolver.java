@@ -62,13 +62,24 @@ final class SystemNameResolver implements AsyncNameResolver {
 
     @Override
     public CompletableFuture<List<InetAddress>> resolve(String name) {
+        // /etc/hosts here, on the caller's thread (a small local file): a name listed there never
+        // waits behind DNS lookups that hang while every lookup thread is taken by them.
+        List<InetAddress> listed;
+        try {
+            listed = fromHostsFile(name);
+        } catch (IOException | RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        if (!listed.isEmpty()) {
+            return CompletableFuture.completedFuture(listed);
+        }
         CompletableFuture<List<InetAddress>> result = new CompletableFuture<>();
         lookups.execute(() -> {
             if (result.isDone()) {
                 return; // timed out while queued behind slow lookups
             }
             try {
-                result.complete(lookUp(name));
+                result.complete(fromDns(name));
             } catch (IOException | RuntimeException e) {
                 result.completeExceptionally(e);
             }
@@ -76,11 +87,7 @@ final class SystemNameResolver implements AsyncNameResolver {
         return result.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    private List<InetAddress> lookUp(String name) throws IOException {
-        List<InetAddress> listed = fromHostsFile(name);
-        if (!listed.isEmpty()) {
-            return listed;
-        }
+    private List<InetAddress> fromDns(String name) throws IOException {
         InetAddress[] found = lookup.all(name.endsWith(".") ? name : name + ".");
         if (found.length == 0) {
             throw new UnknownHostException(name);

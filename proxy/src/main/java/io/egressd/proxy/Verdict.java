@@ -7,7 +7,9 @@ import io.netty.handler.codec.http.HttpResponseStatus;
  * What the proxy does with one request: forward it to the vetted address, or answer it.
  *
  * @param kind     which answer
- * @param decision the policy's decision; null for {@link Kind#BAD_REQUEST} and {@link Kind#UPSTREAM_FAILURE}
+ * @param decision the policy's decision; for {@link Kind#UPSTREAM_FAILURE} after a failed lookup the refusal
+ *                 to audit ({@code address_not_allowed}: no address came back to allow), else null there;
+ *                 null for {@link Kind#BAD_REQUEST}
  * @param target   the parsed destination; null for {@link Kind#BAD_REQUEST}
  * @param status   the status to answer with, for the kinds that answer
  * @param message  a sentence for people, for {@link Kind#BAD_REQUEST} and {@link Kind#UPSTREAM_FAILURE}
@@ -43,5 +45,10 @@ record Verdict(Kind kind, Decision decision, RequestTarget target, HttpResponseS
 
     static Verdict upstreamFailure(RequestTarget target, HttpResponseStatus status, String message) {
         return new Verdict(Kind.UPSTREAM_FAILURE, null, target, status, message);
+    }
+
+    /** 502 or 504 for a name that did not resolve, audited as {@code refusal}. */
+    static Verdict lookupFailed(Decision refusal, RequestTarget target, HttpResponseStatus status, String message) {
+        return new Verdict(Kind.UPSTREAM_FAILURE, refusal, target, status, message);
     }
 }

@@ -81,18 +81,7 @@ class ConnectProxyTest {
      * gets no answer at all and times out, on loopback.
      */
     static ServerSocket fullBacklogListener() throws IOException {
-        ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        for (int i = 0; i < 8; i++) {
-            Socket filler = new Socket();
-            try {
-                filler.connect(server.getLocalSocketAddress(), 300);
-                backlogFillers.add(filler);
-            } catch (IOException timedOut) {
-                filler.close();
-                return server; // the queue is full
-            }
-        }
-        throw new IllegalStateException("could not fill the accept queue");
+        return FullBacklog.listener(backlogFillers);
     }
 
     @AfterAll

@@ -26,8 +26,13 @@ final class ProxyFixture implements AutoCloseable {
     final EgressProxy proxy;
 
     ProxyFixture(Policy initial, LoopbackResolver resolver, ProxySettings settings) {
+        this(initial, (AsyncNameResolver) resolver, settings);
+    }
+
+    /** With another resolver (then {@link #resolver} is null); it too must answer loopback only. */
+    ProxyFixture(Policy initial, AsyncNameResolver resolver, ProxySettings settings) {
         this.policy = new AtomicReference<>(initial);
-        this.resolver = resolver;
+        this.resolver = resolver instanceof LoopbackResolver loopback ? loopback : null;
         this.proxy = EgressProxy.start(settings, policy::get, listener, resolver, InetAddress::isLoopbackAddress);
     }
 

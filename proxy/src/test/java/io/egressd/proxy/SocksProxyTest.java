@@ -73,18 +73,7 @@ class SocksProxyTest {
 
     /** A listener whose accept queue is full: a further connection attempt gets no answer and times out. */
     static ServerSocket fullBacklogListener() throws IOException {
-        ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        for (int i = 0; i < 8; i++) {
-            Socket filler = new Socket();
-            try {
-                filler.connect(server.getLocalSocketAddress(), 300);
-                fillers.add(filler);
-            } catch (IOException timedOut) {
-                filler.close();
-                return server;
-            }
-        }
-        throw new IllegalStateException("could not fill the accept queue");
+        return FullBacklog.listener(fillers);
     }
 
     @AfterAll
