@@ -13,8 +13,9 @@
 # Knobs (environment): BENCH_QUICK=1, BENCH_SECONDS (per load run), BENCH_BIG_MIB (the large
 # response), BENCH_HOLD (tunnels held for the memory figure), BENCH_STARTS (start-ups timed),
 # BENCH_KEEP=1 (keep the scratch directory), BENCH_JFR=1 (record egressd with Flight Recorder
-# into the scratch directory), BENCH_OUT_DIR.
+# into the scratch directory), BENCH_PEERS=0 (egressd only, while profiling), BENCH_OUT_DIR.
 set -euo pipefail
+shopt -s nullglob
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$ROOT/bench"
@@ -117,6 +118,23 @@ rss_kib() {
       for (p in inside) total += rss[p]; print total + 0 }'
 }
 
+# CPU time (user + system) of a process and its descendants, in milliseconds.
+cpu_ms() {
+  local tick; tick=$(getconf CLK_TCK)
+  ps -e -o pid=,ppid= | awk -v root="$1" -v tick="$tick" '
+    { parent[$1] = $2 }
+    END {
+      inside[root] = 1; changed = 1
+      while (changed) { changed = 0; for (p in parent) if (!(p in inside) && (parent[p] in inside)) { inside[p] = 1; changed = 1 } }
+      for (p in inside) { f = "/proc/" p "/stat"; if ((getline line < f) > 0) { sub(/^.*\) /, "", line); split(line, a, " "); total += a[12] + a[13] } close(f) }
+      printf "%.0f", total * 1000 / tick }'
+}
+# Logs the server's CPU cost per operation: what limits a figure on a shared or small machine.
+cpu_per_op() { # label cpu_before_ms ops
+  local after; after=$(cpu_ms "$SERVER_PID")
+  log "  $1: $(awk -v a="$2" -v b="$after" -v n="$3" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1000 / n; else print "-" }') µs server CPU per op ($3 ops)"
+}
+
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # ---- the fixed parts: upstream, test DNS, the client ----------------------------------------
@@ -157,13 +175,13 @@ start_egressd() {
                  -e "s|@ADMIN_PORT@|$EGRESSD_ADMIN_PORT|g")
   render "$BENCH/conf/egressd.yaml" "$WORK/egressd/egressd.yaml" "${expr[@]}"
   render "$BENCH/conf/allowlists/bench.yaml" "$WORK/egressd/allowlists/bench.yaml"
-  local tool_opts="${JAVA_TOOL_OPTIONS:-}"
+  local -a tool_env=()
   if [ "${BENCH_JFR:-0}" = 1 ]; then
-    tool_opts="-XX:StartFlightRecording=filename=$WORK/egressd-$(date +%s).jfr,settings=profile,dumponexit=true"
+    tool_env=(JAVA_TOOL_OPTIONS="-XX:StartFlightRecording=filename=$WORK/egressd-$(date +%s).jfr,settings=profile,dumponexit=true")
   fi
   # A private mount namespace in which /etc/resolv.conf names the test DNS server: egressd's
   # proxy resolves through the system resolver, like a deployed egressd. exec keeps the pid.
-  JAVA_TOOL_OPTIONS="$tool_opts" unshare --mount --propagation private \
+  env "${tool_env[@]}" unshare --mount --propagation private \
     sh -c 'mount --bind "$1" /etc/resolv.conf && exec "$2" serve --config "$3"' sh \
     "$WORK/resolv.conf" "$ROOT/bin/egressd" "$WORK/egressd/egressd.yaml" \
     >> "$WORK/egressd/out.log" 2>&1 &
@@ -208,8 +226,10 @@ keepalive() { # proxy_port -> "req/s p99_ms"
   local url="http://127.0.0.1:$1/"
   BENCH_TARGET="http://$TARGET/small" wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WARMUP}s" \
     -s "$BENCH/absolute.lua" "$url" > /dev/null
+  local cpu; cpu=$(cpu_ms "$SERVER_PID")
   BENCH_TARGET="http://$TARGET/small" wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${SECONDS_PER_RUN}s" \
     --latency -s "$BENCH/absolute.lua" "$url" > "$WORK/wrk-$1.txt"
+  cpu_per_op keep-alive "$cpu" "$(awk '/requests in/ { print $1 }' "$WORK/wrk-$1.txt")"
   local non2xx
   non2xx=$(awk '/Non-2xx or 3xx responses/ { print $NF }' "$WORK/wrk-$1.txt")
   [ -z "$non2xx" ] || die "wrk through port $1: $non2xx non-2xx responses: $(cat "$WORK/wrk-$1.txt")"
@@ -219,9 +239,13 @@ keepalive() { # proxy_port -> "req/s p99_ms"
 }
 
 new_tunnels() { # proxy_port -> tunnels/s
-  local line
+  local line cpu
+  cpu=$(cpu_ms "$SERVER_PID")
   line=$(tunnels rate "$1" "$TARGET" "$TUNNEL_THREADS" "$WARMUP" "$SECONDS_PER_RUN")
   log "  new tunnels: $line"
+  # The warm-up's tunnels count too: CPU is read around the whole client run.
+  cpu_per_op "new tunnels (incl. warm-up)" "$cpu" "$(echo "$line" | sed -E 's/.*ok=([0-9]+).*/\1/' \
+      | awk -v w="$WARMUP" -v s="$SECONDS_PER_RUN" '{ printf "%.0f", $1 * (w + s) / s }')"
   echo "$line" | sed -E 's/^rate=([0-9.]+).*/\1/' | awk '{ printf "%.0f", $1 }'
 }
 
@@ -237,7 +261,7 @@ memory() { # proxy_port pid
   PIDS[client]=$!
   exec 4> "$WORK/hold.in"
   local deadline=$(( $(now_ms) + 120000 ))
-  until grep -q '^held=' "$WORK/hold.out"; do
+  until grep -Eq '^held=[0-9]+ errors=[0-9]+$' "$WORK/hold.out"; do
     [ "$(now_ms)" -lt "$deadline" ] || die "tunnels not held after 120 s: $(cat "$WORK/hold.out")"
     sleep 0.2
   done
@@ -263,12 +287,15 @@ bench_proxy() { # name start_fn port
   R["$name.ready"]=$READY_MS
   "$start"
   wait_tcp "$port" 30 || die "$name did not start"
+  SERVER_PID=${PIDS[proxy]}
   log "$name: memory, idle and with $HOLD tunnels"
   memory "$port" "${PIDS[proxy]}"
   R["$name.idle"]=$(awk -v k="$IDLE_KIB" 'BEGIN { printf "%.1f", k / 1024 }')
   R["$name.pertunnel"]=$PER_TUNNEL_KIB
   log "$name: CONNECT throughput"
+  local cpu; cpu=$(cpu_ms "$SERVER_PID")
   R["$name.tput"]=$(throughput -p -x "http://127.0.0.1:$port")
+  cpu_per_op "tunnel MiB (3 downloads)" "$cpu" $(( BIG_MIB * 3 ))
   log "$name: keep-alive requests"
   local rps_p99
   rps_p99=$(keepalive "$port")
@@ -286,8 +313,10 @@ make_query_files() {
 }
 
 dnsperf_qps() { # port file seconds
+  local cpu; cpu=$(cpu_ms "$SERVER_PID")
   dnsperf -s 127.0.0.1 -p "$1" -d "$2" -l "$3" -c 4 -q 256 > "$WORK/dnsperf.txt" 2>&1 \
     || die "dnsperf: $(cat "$WORK/dnsperf.txt")"
+  cpu_per_op "dns $(basename "$2" .txt)" "$cpu" "$(awk '/Queries completed:/ { print $3 }' "$WORK/dnsperf.txt")"
   awk '/Queries per second:/ { printf "%.0f", $4 }' "$WORK/dnsperf.txt"
 }
 
@@ -322,7 +351,7 @@ start_dnsmasq() {
 
 # ---- the run --------------------------------------------------------------------------------------
 ulimit -n "$(ulimit -Hn)"
-declare -A R=()
+declare -A R=([squid.tput]=- [squid.rps]=- [squid.p99]=- [squid.tunnels]=- [squid.idle]=- [squid.pertunnel]=- [squid.ready]=- [unbound.dns_cached]=- [unbound.dns_denied]=- [dnsmasq.dns_cached]=- [dnsmasq.dns_denied]=-)
 STARTED_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 log "scratch $WORK; ${SECONDS_PER_RUN}s runs, ${BIG_MIB} MiB response, $HOLD held tunnels"
 start_upstream
@@ -334,15 +363,17 @@ log "direct: throughput without a proxy"
 R[direct.tput]=$(throughput --resolve "$TARGET:127.0.0.1")
 
 bench_proxy egressd start_egressd "$EGRESSD_PORT"
-bench_dns egressd "$EGRESSD_DNS_PORT"
+SERVER_PID=${PIDS[proxy]}; bench_dns egressd "$EGRESSD_DNS_PORT"
 grep -q '"event"' "$WORK/egressd/audit.log" || die "egressd wrote no audit events"
 stop proxy
 
-bench_proxy squid start_squid "$SQUID_PORT"
-stop proxy
+if [ "${BENCH_PEERS:-1}" = 1 ]; then
+  bench_proxy squid start_squid "$SQUID_PORT"
+  stop proxy
 
-start_unbound_filter; bench_dns unbound "$UNBOUND_PORT"; stop dns
-start_dnsmasq; bench_dns dnsmasq "$DNSMASQ_PORT"; stop dns
+  start_unbound_filter; SERVER_PID=${PIDS[dns]}; bench_dns unbound "$UNBOUND_PORT"; stop dns
+  start_dnsmasq; SERVER_PID=${PIDS[dns]}; bench_dns dnsmasq "$DNSMASQ_PORT"; stop dns
+fi
 
 # ---- the table -----------------------------------------------------------------------------------
 # row label egressd peer_name peer_value target_kind target
@@ -392,7 +423,7 @@ OUT="$OUT_DIR/bench-$(date -u +%Y%m%dT%H%M%SZ).md"
        "\`$(sed -nE 's/^: "\$\{EGRESSD_JAVA_OPTS:=(.*)\}"$/\1/p' "$ROOT/bin/egressd")\`;" \
        "$(java -version 2>&1 | head -1); Squid $(squid -v | sed -nE 's/.*Version ([^ ]+).*/\1/p');" \
        "Unbound $(unbound -V | sed -nE 's/^Version (.*)/\1/p'); dnsmasq $(dnsmasq -v | sed -nE 's/^Dnsmasq version ([^ ]+).*/\1/p');" \
-       "nginx $(nginx -v 2>&1 | sed 's|.*/||'); wrk; dnsperf $(dnsperf -h 2>&1 | sed -nE 's/^DNS Performance Testing Tool.*Version ([^ ]+).*/\1/p')"
+       "nginx $(nginx -v 2>&1 | sed 's|.*/||'); wrk; dnsperf $(dpkg-query -W -f '${Version}' dnsperf 2>/dev/null)"
   echo
   cat "$TABLE"
 } > "$OUT"

@@ -18,6 +18,7 @@ final class GatedServerGroup extends ServerGroup {
     private final Supplier<? extends ChannelHandler> gates;
     private final AtomicBoolean stopped = new AtomicBoolean();
     private GateInstallingGroup clientWorkers;
+    private CallerLoopGroup upstreamWorkers;
 
     GatedServerGroup(String name, ProxySettings settings, Supplier<? extends ChannelHandler> gates) {
         super(name, settings.acceptorThreads(), settings.clientThreads(), settings.upstreamThreads(), true);
@@ -31,6 +32,15 @@ final class GatedServerGroup extends ServerGroup {
             clientWorkers = new GateInstallingGroup(super.getClientToProxyWorkerPoolForTransport(protocol), gates);
         }
         return clientWorkers;
+    }
+
+    /** Upstream channels live on the loop of the client channel that opened them (see CallerLoopGroup). */
+    @Override
+    public synchronized EventLoopGroup getProxyToServerWorkerPoolForTransport(TransportProtocol protocol) {
+        if (upstreamWorkers == null) {
+            upstreamWorkers = new CallerLoopGroup(super.getClientToProxyWorkerPoolForTransport(protocol));
+        }
+        return upstreamWorkers;
     }
 
     /**

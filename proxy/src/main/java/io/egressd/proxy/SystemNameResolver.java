@@ -4,7 +4,11 @@ import io.netty.resolver.HostsFileEntriesProvider;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,6 +46,7 @@ final class SystemNameResolver implements AsyncNameResolver {
     private final Lookup lookup;
     // getAllByName blocks and cannot be interrupted, so it gets threads of its own, never an I/O thread.
     private final ExecutorService lookups;
+    private volatile HostsSnapshot hosts;
 
     SystemNameResolver(Duration timeout, int threads) {
         this(timeout, threads, HOSTS, InetAddress::getAllByName);
@@ -88,12 +93,33 @@ final class SystemNameResolver implements AsyncNameResolver {
         return List.of(found);
     }
 
-    /** Read on every lookup, as glibc does: the file is small and may change (Kubernetes writes it). */
+    /**
+     * Checked on every lookup, as glibc does, since the file may change (Kubernetes writes it);
+     * parsed again only when its modification time or size changed.
+     */
     private List<InetAddress> fromHostsFile(String name) throws IOException {
-        HostsFileEntriesProvider entries = HostsFileEntriesProvider.parser().parse(hostsFile.toFile());
+        HostsFileEntriesProvider entries = hostsEntries();
         // The parser lower-cases names; canonical names are lower-case already.
         List<InetAddress> found = new ArrayList<>(entries.ipv4Entries().getOrDefault(name, List.of()));
         found.addAll(entries.ipv6Entries().getOrDefault(name, List.of()));
         return List.copyOf(found);
     }
+
+    private HostsFileEntriesProvider hostsEntries() throws IOException {
+        HostsSnapshot seen = hosts;
+        BasicFileAttributes now;
+        try {
+            now = Files.readAttributes(hostsFile, BasicFileAttributes.class);
+        } catch (NoSuchFileException e) {
+            return HostsFileEntriesProvider.parser().parse(hostsFile.toFile()); // no file: no entries
+        }
+        if (seen != null && seen.modified().equals(now.lastModifiedTime()) && seen.size() == now.size()) {
+            return seen.entries();
+        }
+        HostsFileEntriesProvider parsed = HostsFileEntriesProvider.parser().parse(hostsFile.toFile());
+        hosts = new HostsSnapshot(now.lastModifiedTime(), now.size(), parsed);
+        return parsed;
+    }
+
+    private record HostsSnapshot(FileTime modified, long size, HostsFileEntriesProvider entries) { }
 }

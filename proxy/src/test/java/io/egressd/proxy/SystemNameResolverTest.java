@@ -59,6 +59,27 @@ class SystemNameResolverTest {
     }
 
     @Test
+    void anEditedHostsFileIsReadAgainOnTheNextLookup() throws Exception {
+        Path hosts = Files.writeString(dir.resolve("hosts"), "127.0.0.7 internal.test\n");
+        SystemNameResolver resolver = new SystemNameResolver(Duration.ofSeconds(5), 1, hosts,
+                this::recordingLookup);
+        assertThat(resolve(resolver, "internal.test")).extracting(InetAddress::getHostAddress)
+                .containsExactly("127.0.0.7");
+
+        // Same length, and the same modification time as far as a coarse clock could tell.
+        Files.writeString(hosts, "127.0.0.8 internal.test\n");
+        Files.setLastModifiedTime(hosts, java.nio.file.attribute.FileTime.fromMillis(
+                Files.getLastModifiedTime(hosts).toMillis() + 1000));
+        assertThat(resolve(resolver, "internal.test")).extracting(InetAddress::getHostAddress)
+                .containsExactly("127.0.0.8");
+
+        Files.writeString(hosts, "127.0.0.8 other.test\n");
+        assertThat(resolve(resolver, "internal.test")).extracting(InetAddress::getHostAddress)
+                .containsExactly("127.0.0.9"); // gone from the file: asked of DNS
+        assertThat(asked).containsExactly("internal.test.");
+    }
+
+    @Test
     void localhostStillResolvesOnThisMachine() throws Exception {
         // The real /etc/hosts and getaddrinfo: glibc's files backend would not find "localhost.".
         List<InetAddress> found = resolve(new SystemNameResolver(Duration.ofSeconds(5), 1), "localhost");
