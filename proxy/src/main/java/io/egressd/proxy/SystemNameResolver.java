@@ -13,6 +13,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
@@ -40,6 +42,15 @@ final class SystemNameResolver implements AsyncNameResolver {
     }
 
     private static final Path HOSTS = Path.of("/etc/hosts");
+    /**
+     * How long an answer is reused without a lookup: well inside the JVM's own positive cache
+     * (networkaddress.cache.ttl, 30 s), so no staler than getaddrinfo through the JVM would be.
+     * A reused answer completes at once on the caller's thread: no hand-off to a lookup thread
+     * and back for every connection to a busy name (docs/benchmarks.md, new tunnels/s).
+     */
+    static final Duration REUSE = Duration.ofSeconds(5);
+    /** Bounds the reuse table; wildcard rules allow any number of names. */
+    private static final int REUSE_MAX_NAMES = 4096;
 
     private final Duration timeout;
     private final Path hostsFile;
@@ -47,12 +58,20 @@ final class SystemNameResolver implements AsyncNameResolver {
     // getAllByName blocks and cannot be interrupted, so it gets threads of its own, never an I/O thread.
     private final ExecutorService lookups;
     private volatile HostsSnapshot hosts;
+    private final long reuseNanos;
+    private final ConcurrentMap<String, Recent> recent = new ConcurrentHashMap<>();
 
     SystemNameResolver(Duration timeout, int threads) {
-        this(timeout, threads, HOSTS, InetAddress::getAllByName);
+        this(timeout, threads, HOSTS, InetAddress::getAllByName, REUSE);
     }
 
+    /** Tests: every resolve looks up again. */
     SystemNameResolver(Duration timeout, int threads, Path hostsFile, Lookup lookup) {
+        this(timeout, threads, hostsFile, lookup, Duration.ZERO);
+    }
+
+    SystemNameResolver(Duration timeout, int threads, Path hostsFile, Lookup lookup, Duration reuse) {
+        this.reuseNanos = reuse.toNanos();
         this.timeout = timeout;
         this.hostsFile = hostsFile;
         this.lookup = lookup;
@@ -67,18 +86,35 @@ final class SystemNameResolver implements AsyncNameResolver {
 
     @Override
     public CompletableFuture<List<InetAddress>> resolve(String name) {
+        Recent seen = recent.get(name);
+        if (seen != null && System.nanoTime() - seen.until() < 0) {
+            return CompletableFuture.completedFuture(seen.addresses());
+        }
         CompletableFuture<List<InetAddress>> result = new CompletableFuture<>();
         lookups.execute(() -> {
             if (result.isDone()) {
                 return; // timed out while queued behind slow lookups
             }
             try {
-                result.complete(lookUp(name));
+                List<InetAddress> found = lookUp(name);
+                remember(name, found);
+                result.complete(found);
             } catch (IOException | RuntimeException e) {
                 result.completeExceptionally(e);
             }
         });
         return result.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Answers only, never failures: a name that did not resolve is asked again next time. */
+    private void remember(String name, List<InetAddress> found) {
+        if (reuseNanos <= 0) {
+            return;
+        }
+        if (recent.size() >= REUSE_MAX_NAMES) {
+            recent.clear();
+        }
+        recent.put(name, new Recent(found, System.nanoTime() + reuseNanos));
     }
 
     private List<InetAddress> lookUp(String name) throws IOException {
@@ -120,6 +156,8 @@ final class SystemNameResolver implements AsyncNameResolver {
         hosts = new HostsSnapshot(now.lastModifiedTime(), now.size(), parsed);
         return parsed;
     }
+
+    private record Recent(List<InetAddress> addresses, long until) { }
 
     private record HostsSnapshot(FileTime modified, long size, HostsFileEntriesProvider entries) { }
 }
