@@ -130,9 +130,12 @@ cpu_ms() {
       printf "%.0f", total * 1000 / tick }'
 }
 # Logs the server's CPU cost per operation: what limits a figure on a shared or small machine.
+# Also written to $WORK/cpu.txt for the second table (callers run in $(...) subshells).
 cpu_per_op() { # label cpu_before_ms ops
-  local after; after=$(cpu_ms "$SERVER_PID")
-  log "  $1: $(awk -v a="$2" -v b="$after" -v n="$3" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1000 / n; else print "-" }') µs server CPU per op ($3 ops)"
+  local after per; after=$(cpu_ms "$SERVER_PID")
+  per=$(awk -v a="$2" -v b="$after" -v n="$3" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1000 / n; else print "-" }')
+  log "  $1: $per µs server CPU per op ($3 ops)"
+  echo "$SERVER_NAME.$1 $per" >> "$WORK/cpu.txt"
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -229,7 +232,7 @@ keepalive() { # proxy_port -> "req/s p99_ms"
   local cpu; cpu=$(cpu_ms "$SERVER_PID")
   BENCH_TARGET="http://$TARGET/small" wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${SECONDS_PER_RUN}s" \
     --latency -s "$BENCH/absolute.lua" "$url" > "$WORK/wrk-$1.txt"
-  cpu_per_op keep-alive "$cpu" "$(awk '/requests in/ { print $1 }' "$WORK/wrk-$1.txt")"
+  cpu_per_op keepalive "$cpu" "$(awk '/requests in/ { print $1 }' "$WORK/wrk-$1.txt")"
   local non2xx
   non2xx=$(awk '/Non-2xx or 3xx responses/ { print $NF }' "$WORK/wrk-$1.txt")
   [ -z "$non2xx" ] || die "wrk through port $1: $non2xx non-2xx responses: $(cat "$WORK/wrk-$1.txt")"
@@ -244,7 +247,7 @@ new_tunnels() { # proxy_port -> tunnels/s
   line=$(tunnels rate "$1" "$TARGET" "$TUNNEL_THREADS" "$WARMUP" "$SECONDS_PER_RUN")
   log "  new tunnels: $line"
   # The warm-up's tunnels count too: CPU is read around the whole client run.
-  cpu_per_op "new tunnels (incl. warm-up)" "$cpu" "$(echo "$line" | sed -E 's/.*ok=([0-9]+).*/\1/' \
+  cpu_per_op new_tunnel "$cpu" "$(echo "$line" | sed -E 's/.*ok=([0-9]+).*/\1/' \
       | awk -v w="$WARMUP" -v s="$SECONDS_PER_RUN" '{ printf "%.0f", $1 * (w + s) / s }')"
   echo "$line" | sed -E 's/^rate=([0-9.]+).*/\1/' | awk '{ printf "%.0f", $1 }'
 }
@@ -287,7 +290,7 @@ bench_proxy() { # name start_fn port
   R["$name.ready"]=$READY_MS
   "$start"
   wait_tcp "$port" 30 || die "$name did not start"
-  SERVER_PID=${PIDS[proxy]}
+  SERVER_PID=${PIDS[proxy]}; SERVER_NAME=$name
   log "$name: memory, idle and with $HOLD tunnels"
   memory "$port" "${PIDS[proxy]}"
   R["$name.idle"]=$(awk -v k="$IDLE_KIB" 'BEGIN { printf "%.1f", k / 1024 }')
@@ -295,7 +298,7 @@ bench_proxy() { # name start_fn port
   log "$name: CONNECT throughput"
   local cpu; cpu=$(cpu_ms "$SERVER_PID")
   R["$name.tput"]=$(throughput -p -x "http://127.0.0.1:$port")
-  cpu_per_op "tunnel MiB (3 downloads)" "$cpu" $(( BIG_MIB * 3 ))
+  cpu_per_op tunnel_mib "$cpu" $(( BIG_MIB * 3 ))
   log "$name: keep-alive requests"
   local rps_p99
   rps_p99=$(keepalive "$port")
@@ -316,7 +319,7 @@ dnsperf_qps() { # port file seconds
   local cpu; cpu=$(cpu_ms "$SERVER_PID")
   dnsperf -s 127.0.0.1 -p "$1" -d "$2" -l "$3" -c 4 -q 256 > "$WORK/dnsperf.txt" 2>&1 \
     || die "dnsperf: $(cat "$WORK/dnsperf.txt")"
-  cpu_per_op "dns $(basename "$2" .txt)" "$cpu" "$(awk '/Queries completed:/ { print $3 }' "$WORK/dnsperf.txt")"
+  cpu_per_op "dns_$(basename "$2" .txt)" "$cpu" "$(awk '/Queries completed:/ { print $3 }' "$WORK/dnsperf.txt")"
   awk '/Queries per second:/ { printf "%.0f", $4 }' "$WORK/dnsperf.txt"
 }
 
@@ -351,6 +354,7 @@ start_dnsmasq() {
 
 # ---- the run --------------------------------------------------------------------------------------
 ulimit -n "$(ulimit -Hn)"
+touch "$WORK/cpu.txt"
 declare -A R=([squid.tput]=- [squid.rps]=- [squid.p99]=- [squid.tunnels]=- [squid.idle]=- [squid.pertunnel]=- [squid.ready]=- [unbound.dns_cached]=- [unbound.dns_denied]=- [dnsmasq.dns_cached]=- [dnsmasq.dns_denied]=-)
 STARTED_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 log "scratch $WORK; ${SECONDS_PER_RUN}s runs, ${BIG_MIB} MiB response, $HOLD held tunnels"
@@ -363,7 +367,7 @@ log "direct: throughput without a proxy"
 R[direct.tput]=$(throughput --resolve "$TARGET:127.0.0.1")
 
 bench_proxy egressd start_egressd "$EGRESSD_PORT"
-SERVER_PID=${PIDS[proxy]}; bench_dns egressd "$EGRESSD_DNS_PORT"
+SERVER_PID=${PIDS[proxy]}; SERVER_NAME=egressd; bench_dns egressd "$EGRESSD_DNS_PORT"
 grep -q '"event"' "$WORK/egressd/audit.log" || die "egressd wrote no audit events"
 stop proxy
 
@@ -371,8 +375,8 @@ if [ "${BENCH_PEERS:-1}" = 1 ]; then
   bench_proxy squid start_squid "$SQUID_PORT"
   stop proxy
 
-  start_unbound_filter; SERVER_PID=${PIDS[dns]}; bench_dns unbound "$UNBOUND_PORT"; stop dns
-  start_dnsmasq; SERVER_PID=${PIDS[dns]}; bench_dns dnsmasq "$DNSMASQ_PORT"; stop dns
+  start_unbound_filter; SERVER_PID=${PIDS[dns]}; SERVER_NAME=unbound; bench_dns unbound "$UNBOUND_PORT"; stop dns
+  start_dnsmasq; SERVER_PID=${PIDS[dns]}; SERVER_NAME=dnsmasq; bench_dns dnsmasq "$DNSMASQ_PORT"; stop dns
 fi
 
 # ---- the table -----------------------------------------------------------------------------------
@@ -404,6 +408,29 @@ TABLE="$WORK/table.md"
   row "DNS queries/s, random denied names" "${R[egressd.dns_denied]}" Unbound "${R[unbound.dns_denied]}" min_ratio 0.7
   row "DNS queries/s, random denied names" "${R[egressd.dns_denied]}" dnsmasq "${R[dnsmasq.dns_denied]}" none -
 } > "$TABLE"
+# Server CPU (user + system, the process and its children) per operation: what each figure
+# costs, which holds better than the rates when other work shares the machine. The last
+# record of a label wins (the DNS warm-up is recorded first).
+cpu_of() { awk -v k="$1" '$1 == k { v = $2 } END { print (v == "" ? "-" : v) }' "$WORK/cpu.txt"; }
+{
+  echo
+  echo "Server CPU time per operation, µs (lower is better):"
+  echo
+  echo "| operation | egressd | peer | egressd/peer |"
+  echo "|---|---|---|---|"
+  for pair in "tunnel_mib:one MiB through a CONNECT tunnel:squid:Squid" \
+              "keepalive:one keep-alive request:squid:Squid" \
+              "new_tunnel:one new tunnel with its request:squid:Squid" \
+              "dns_allowed:one DNS query, cached allowed name:unbound:Unbound" \
+              "dns_allowed:one DNS query, cached allowed name:dnsmasq:dnsmasq" \
+              "dns_denied:one DNS query, random denied name:unbound:Unbound" \
+              "dns_denied:one DNS query, random denied name:dnsmasq:dnsmasq"; do
+    IFS=: read -r key label peer peer_label <<< "$pair"
+    e=$(cpu_of "egressd.$key"); p=$(cpu_of "$peer.$key")
+    awk -v l="$label" -v e="$e" -v p="$p" -v pl="$peer_label" 'BEGIN {
+      printf "| %s | %s | %s %s | %s |\n", l, e, pl, p, (p + 0 > 0 && e + 0 > 0) ? sprintf("%.2fx", e / p) : "-" }'
+  done
+} >> "$TABLE"
 
 OUT_DIR="${BENCH_OUT_DIR:-$BENCH/results}"
 mkdir -p "$OUT_DIR"
