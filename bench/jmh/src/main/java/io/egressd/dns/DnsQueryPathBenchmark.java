@@ -41,7 +41,7 @@ import org.xbill.DNS.Type;
 @State(Scope.Benchmark)
 @BenchmarkMode(org.openjdk.jmh.annotations.Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
-@Warmup(iterations = 3, time = 1)
+@Warmup(iterations = 10, time = 1) // the allowed path is a deep call tree: C2 needs several seconds for it
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class DnsQueryPathBenchmark {
