@@ -357,6 +357,7 @@ ulimit -n "$(ulimit -Hn)"
 touch "$WORK/cpu.txt"
 declare -A R=([squid.tput]=- [squid.rps]=- [squid.p99]=- [squid.tunnels]=- [squid.idle]=- [squid.pertunnel]=- [squid.ready]=- [unbound.dns_cached]=- [unbound.dns_denied]=- [dnsmasq.dns_cached]=- [dnsmasq.dns_denied]=-)
 STARTED_AT="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+LOAD_AT_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 log "scratch $WORK; ${SECONDS_PER_RUN}s runs, ${BIG_MIB} MiB response, $HOLD held tunnels"
 start_upstream
 start_test_dns
@@ -445,6 +446,9 @@ OUT="$OUT_DIR/bench-$(date -u +%Y%m%dT%H%M%SZ).md"
        "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
   echo
   echo "\`uname -a\`: $(uname -a)"
+  echo
+  echo "Load average (1, 5, 15 min) at the start: $LOAD_AT_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg)" \
+       "(above 0 means other work shared the CPUs: read the CPU-per-operation table)"
   echo
   echo "egressd $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), JVM options:" \
        "\`$(sed -nE 's/^: "\$\{EGRESSD_JAVA_OPTS:=(.*)\}"$/\1/p' "$ROOT/bin/egressd")\`;" \
