@@ -353,6 +353,10 @@ start_dnsmasq() {
 }
 
 # ---- the run --------------------------------------------------------------------------------------
+# Every port must be free: a process left over from an earlier run would share or take the
+# load (Unbound and nginx can share a port with SO_REUSEPORT).
+busy=$(ss -Htlnu | awk '{ print $5 }' | grep -Ex "(127\.0\.0\.1|0\.0\.0\.0|\*|\[::\]):($UPSTREAM_PORT|$EGRESSD_PORT|$EGRESSD_DNS_PORT|$EGRESSD_ADMIN_PORT|$SQUID_PORT|$UNBOUND_PORT|$DNSMASQ_PORT)|(${TESTDNS_ADDR//./\\.}|0\.0\.0\.0|\*|\[::\]):53" || true)
+[ -z "$busy" ] || die "in use, stop what listens there first: $(echo "$busy" | tr '\n' ' ')"
 ulimit -n "$(ulimit -Hn)"
 touch "$WORK/cpu.txt"
 declare -A R=([squid.tput]=- [squid.rps]=- [squid.p99]=- [squid.tunnels]=- [squid.idle]=- [squid.pertunnel]=- [squid.ready]=- [unbound.dns_cached]=- [unbound.dns_denied]=- [dnsmasq.dns_cached]=- [dnsmasq.dns_denied]=-)
