@@ -38,17 +38,20 @@ final class CallerLoopGroup extends AbstractEventLoopGroup {
 
     @Override
     public ChannelFuture register(Channel channel) {
+        RelayBuffers.apply(channel);
         return next().register(channel);
     }
 
     @Override
     public ChannelFuture register(ChannelPromise promise) {
+        RelayBuffers.apply(promise.channel());
         return next().register(promise);
     }
 
     @Deprecated
     @Override
     public ChannelFuture register(Channel channel, ChannelPromise promise) {
+        RelayBuffers.apply(channel);
         return next().register(channel, promise);
     }
 

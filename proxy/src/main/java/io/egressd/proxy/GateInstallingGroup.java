@@ -36,6 +36,7 @@ final class GateInstallingGroup extends AbstractEventLoopGroup {
     }
 
     private void install(Channel channel) {
+        RelayBuffers.apply(channel);
         // Runs after LittleProxy's initializer (added first, so initialized first) built the pipeline.
         channel.pipeline().addLast(new ChannelInitializer<>() {
             @Override

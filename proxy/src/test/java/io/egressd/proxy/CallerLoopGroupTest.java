@@ -2,10 +2,12 @@ package io.egressd.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.EventExecutor;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,6 +40,18 @@ class CallerLoopGroupTest {
         loops.forEach(all::add);
         for (int i = 0; i < 6; i++) {
             assertThat(all).contains(upstream.next());
+        }
+    }
+
+    @Test
+    void anUpstreamChannelMayHoldAFewReadsUnwrittenBeforeItsClientStopsReading() {
+        Channel channel = new NioSocketChannel();
+        try {
+            upstream.register(channel).syncUninterruptibly();
+            assertThat(channel.config().getWriteBufferHighWaterMark()).isEqualTo(256 * 1024);
+            assertThat(channel.config().getWriteBufferLowWaterMark()).isEqualTo(128 * 1024);
+        } finally {
+            channel.close().syncUninterruptibly();
         }
     }
 
