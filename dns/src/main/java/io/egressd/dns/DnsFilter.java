@@ -14,12 +14,17 @@ import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioChannelOption;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.DatagramChannel;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -43,11 +48,12 @@ public final class DnsFilter implements AutoCloseable {
     private static final int PORT_ATTEMPTS = 5;
 
     private final EventLoopGroup group;
-    private final Channel udp;
+    /** One UDP socket per I/O thread, all on one port (SO_REUSEPORT): the kernel spreads clients over them. */
+    private final List<Channel> udp;
     private final Channel tcp;
     private final ConnectionCount tcpLimits;
 
-    private DnsFilter(EventLoopGroup group, Channel udp, Channel tcp, ConnectionCount tcpLimits) {
+    private DnsFilter(EventLoopGroup group, List<Channel> udp, Channel tcp, ConnectionCount tcpLimits) {
         this.group = group;
         this.udp = udp;
         this.tcp = tcp;
@@ -92,25 +98,33 @@ public final class DnsFilter implements AutoCloseable {
                 new AnswerCache(settings.cacheMaxEntries(), settings.cacheMaxBytes(),
                         DnsSettings.MAX_CACHED_ANSWER_BYTES, nanoClock),
                 new Forwarder(settings.upstreams(), settings.upstreamTimeout()), learned);
-        // Two I/O threads: the UDP channel lives on one, TCP connections share both; no query
-        // work ever blocks them (upstream answers arrive from dnsjava's selector thread).
-        EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+        // One I/O thread per core (at least two), each with a UDP socket of its own; TCP
+        // connections share them. No query work ever blocks them (upstream answers arrive from
+        // dnsjava's selector thread).
+        int threads = ioThreads();
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
         try {
             ConnectionCount tcpLimits = new ConnectionCount(settings.tcpMaxConnections(),
                     settings.tcpMaxConnectionsPerSource());
             SourceRateLimit udpRate = new SourceRateLimit(settings.udpQueriesPerSecondPerSource(),
                     settings.udpQueryBurstPerSource(), nanoClock);
-            Channel[] channels = bind(settings, group, service, tcpLimits, udpRate, listener);
-            return new DnsFilter(group, channels[0], channels[1], tcpLimits);
+            List<Channel> channels = bind(settings, group, service, tcpLimits, udpRate, listener, threads);
+            return new DnsFilter(group, channels.subList(0, channels.size() - 1), channels.get(channels.size() - 1),
+                    tcpLimits);
         } catch (IOException | RuntimeException e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             throw e;
         }
     }
 
-    private static Channel[] bind(DnsSettings settings, EventLoopGroup group, QueryService service,
-                                  ConnectionCount tcpLimits, SourceRateLimit udpRate, EgressListener listener)
-            throws IOException {
+    static int ioThreads() {
+        return Math.max(2, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** The UDP sockets, then the TCP listener. */
+    private static List<Channel> bind(DnsSettings settings, EventLoopGroup group, QueryService service,
+                                      ConnectionCount tcpLimits, SourceRateLimit udpRate, EgressListener listener,
+                                      int udpSockets) throws IOException {
         InetSocketAddress listen = settings.listen();
         UdpQueryHandler udpHandler = new UdpQueryHandler(service, udpRate, listener);
         Bootstrap udp = new Bootstrap().group(group).channel(NioDatagramChannel.class)
@@ -118,6 +132,10 @@ public final class DnsFilter implements AutoCloseable {
                 // Room for bursts of queries (the kernel caps this at net.core.rmem_max).
                 .option(ChannelOption.SO_RCVBUF, 1 << 20)
                 .handler(udpHandler);
+        boolean reusePort = reusePortSupported();
+        if (reusePort) {
+            udp.option(NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT), true);
+        }
         ServerBootstrap tcp = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -137,15 +155,28 @@ public final class DnsFilter implements AutoCloseable {
         for (int i = 0; i < attempts; i++) {
             Channel u = await(udp.bind(listen));
             InetSocketAddress bound = (InetSocketAddress) u.localAddress();
+            List<Channel> channels = new ArrayList<>(List.of(u));
             try {
-                Channel t = await(tcp.bind(new InetSocketAddress(listen.getAddress(), bound.getPort())));
-                return new Channel[] {u, t};
+                // Bootstrap registers each socket with the group's next loop: one per thread.
+                for (int more = 1; reusePort && more < udpSockets; more++) {
+                    channels.add(await(udp.bind(bound)));
+                }
+                channels.add(await(tcp.bind(new InetSocketAddress(listen.getAddress(), bound.getPort()))));
+                return channels;
             } catch (IOException e) {
-                u.close().awaitUninterruptibly();
+                channels.forEach(c -> c.close().awaitUninterruptibly());
                 last = e;
             }
         }
         throw last;
+    }
+
+    private static boolean reusePortSupported() {
+        try (DatagramChannel probe = DatagramChannel.open()) {
+            return probe.supportedOptions().contains(StandardSocketOptions.SO_REUSEPORT);
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static Channel await(io.netty.channel.ChannelFuture future) throws IOException {
@@ -178,7 +209,7 @@ public final class DnsFilter implements AutoCloseable {
 
     /** Where UDP queries are answered (the bound port when the settings said 0). */
     public InetSocketAddress udpAddress() {
-        return (InetSocketAddress) udp.localAddress();
+        return (InetSocketAddress) udp.get(0).localAddress();
     }
 
     /** Where TCP queries are answered; the same port as UDP. */
@@ -196,14 +227,14 @@ public final class DnsFilter implements AutoCloseable {
      * connections carry on until {@link #close}.
      */
     public void stopAccepting() {
-        udp.close().awaitUninterruptibly();
+        udp.forEach(c -> c.close().awaitUninterruptibly());
         tcp.close().awaitUninterruptibly();
     }
 
     /** Stops listening and waits for the I/O threads to end; queries in flight get no answer. */
     @Override
     public void close() {
-        udp.close().awaitUninterruptibly();
+        udp.forEach(c -> c.close().awaitUninterruptibly());
         tcp.close().awaitUninterruptibly();
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
     }

@@ -65,6 +65,18 @@ class ClientAnswersTest {
     }
 
     @Test
+    void udpQueriesFromManySourcePortsAreAllAnsweredWhicheverSocketOfThePortTakesThem() throws IOException {
+        // The filter binds one UDP socket per I/O thread on its port; the kernel picks one by source.
+        for (int i = 0; i < 40; i++) {
+            int n = i % 20;
+            Message m = dns.query("p" + n + ".example.org", Type.A, false); // a fresh source port each time
+            assertThat(m.getRcode()).isEqualTo(Rcode.NOERROR);
+            assertThat(m.getSection(Section.ANSWER)).singleElement().satisfies(r -> assertThat(
+                    ((ARecord) r).getAddress().getHostAddress()).isEqualTo("93.184.216." + n));
+        }
+    }
+
+    @Test
     void dnsjavaGetsAllowedNamesOverUdpAndTcp() throws IOException {
         for (boolean tcp : new boolean[] {false, true}) {
             Message a = dns.query("www.example.org", Type.A, tcp);

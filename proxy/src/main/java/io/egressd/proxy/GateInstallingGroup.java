@@ -28,6 +28,7 @@ final class GateInstallingGroup extends RegisteringGroup {
 
     @Override
     void registering(Channel channel) {
+        RelayBuffers.apply(channel);
         // Runs after LittleProxy's initializer (added first, so initialized first) built the pipeline.
         channel.pipeline().addLast(new ChannelInitializer<>() {
             @Override

@@ -20,6 +20,7 @@ final class GatedServerGroup extends ServerGroup {
     private final Supplier<? extends ChannelHandler> gates;
     private final AtomicBoolean stopped = new AtomicBoolean();
     private GateInstallingGroup clientWorkers;
+    private CallerLoopGroup upstreamWorkers;
     private RegisteringGroup acceptors;
     /** The listening channels LittleProxy bound, seen as they registered with the acceptor group. */
     private final List<Channel> listeners = new CopyOnWriteArrayList<>();
@@ -49,6 +50,15 @@ final class GatedServerGroup extends ServerGroup {
             };
         }
         return acceptors;
+    }
+
+    /** Upstream channels live on the loop of the client channel that opened them (see CallerLoopGroup). */
+    @Override
+    public synchronized EventLoopGroup getProxyToServerWorkerPoolForTransport(TransportProtocol protocol) {
+        if (upstreamWorkers == null) {
+            upstreamWorkers = new CallerLoopGroup(super.getClientToProxyWorkerPoolForTransport(protocol));
+        }
+        return upstreamWorkers;
     }
 
     /** Closes the listening sockets: new connections are refused, open ones carry on. */

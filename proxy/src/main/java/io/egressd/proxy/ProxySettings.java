@@ -14,7 +14,8 @@ import java.util.Objects;
  * @param maxConnections  client connections the front holds at once; one more is closed at accept, unread
  * @param acceptorThreads threads accepting client connections
  * @param clientThreads   I/O threads for client connections
- * @param upstreamThreads I/O threads for upstream connections
+ * @param upstreamThreads LittleProxy's upstream pool, which stays unstarted: the HTTP proxy registers each
+ *                        upstream channel on its client's loop ({@link CallerLoopGroup})
  * @param headerTimeout   the HTTP proxy closes a connection that has not sent a complete request head this long
  *                        after it opened, or after the first byte of a later request
  * @param maxConnectionsPerSource client connections the front holds at once from one source address; one
@@ -69,7 +70,10 @@ public record ProxySettings(InetSocketAddress listen, String boundServer, Durati
         }
     }
 
-    /** design.md section 9's defaults: 10s connect, 300s idle, 10000 connections; threads by CPU count. */
+    /**
+     * design.md section 9's defaults: 10s connect, 300s idle, 10000 connections; one acceptor
+     * and one client I/O thread per core (at least two), measured in docs/benchmarks.md.
+     */
     public static ProxySettings defaults(InetSocketAddress listen) {
         int cpus = Math.max(2, Runtime.getRuntime().availableProcessors());
         return new ProxySettings(listen, null, Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000, 1, cpus,

@@ -4,11 +4,17 @@ import io.netty.resolver.HostsFileEntriesProvider;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
@@ -36,18 +42,36 @@ final class SystemNameResolver implements AsyncNameResolver {
     }
 
     private static final Path HOSTS = Path.of("/etc/hosts");
+    /**
+     * How long an answer is reused without a lookup: well inside the JVM's own positive cache
+     * (networkaddress.cache.ttl, 30 s), so no staler than getaddrinfo through the JVM would be.
+     * A reused answer completes at once on the caller's thread: no hand-off to a lookup thread
+     * and back for every connection to a busy name (docs/benchmarks.md, new tunnels/s).
+     */
+    static final Duration REUSE = Duration.ofSeconds(5);
+    /** Bounds the reuse table; wildcard rules allow any number of names. */
+    private static final int REUSE_MAX_NAMES = 4096;
 
     private final Duration timeout;
     private final Path hostsFile;
     private final Lookup lookup;
     // getAllByName blocks and cannot be interrupted, so it gets threads of its own, never an I/O thread.
     private final ExecutorService lookups;
+    private volatile HostsSnapshot hosts;
+    private final long reuseNanos;
+    private final ConcurrentMap<String, Recent> recent = new ConcurrentHashMap<>();
 
     SystemNameResolver(Duration timeout, int threads) {
-        this(timeout, threads, HOSTS, InetAddress::getAllByName);
+        this(timeout, threads, HOSTS, InetAddress::getAllByName, REUSE);
     }
 
+    /** Tests: every resolve looks up again. */
     SystemNameResolver(Duration timeout, int threads, Path hostsFile, Lookup lookup) {
+        this(timeout, threads, hostsFile, lookup, Duration.ZERO);
+    }
+
+    SystemNameResolver(Duration timeout, int threads, Path hostsFile, Lookup lookup, Duration reuse) {
+        this.reuseNanos = reuse.toNanos();
         this.timeout = timeout;
         this.hostsFile = hostsFile;
         this.lookup = lookup;
@@ -73,18 +97,35 @@ final class SystemNameResolver implements AsyncNameResolver {
         if (!listed.isEmpty()) {
             return CompletableFuture.completedFuture(listed);
         }
+        Recent seen = recent.get(name);
+        if (seen != null && System.nanoTime() - seen.until() < 0) {
+            return CompletableFuture.completedFuture(seen.addresses());
+        }
         CompletableFuture<List<InetAddress>> result = new CompletableFuture<>();
         lookups.execute(() -> {
             if (result.isDone()) {
                 return; // timed out while queued behind slow lookups
             }
             try {
-                result.complete(fromDns(name));
+                List<InetAddress> found = fromDns(name);
+                remember(name, found);
+                result.complete(found);
             } catch (IOException | RuntimeException e) {
                 result.completeExceptionally(e);
             }
         });
         return result.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Answers only, never failures: a name that did not resolve is asked again next time. */
+    private void remember(String name, List<InetAddress> found) {
+        if (reuseNanos <= 0) {
+            return;
+        }
+        if (recent.size() >= REUSE_MAX_NAMES) {
+            recent.clear();
+        }
+        recent.put(name, new Recent(found, System.nanoTime() + reuseNanos));
     }
 
     private List<InetAddress> fromDns(String name) throws IOException {
@@ -95,12 +136,35 @@ final class SystemNameResolver implements AsyncNameResolver {
         return List.of(found);
     }
 
-    /** Read on every lookup, as glibc does: the file is small and may change (Kubernetes writes it). */
+    /**
+     * Checked on every lookup, as glibc does, since the file may change (Kubernetes writes it);
+     * parsed again only when its modification time or size changed.
+     */
     private List<InetAddress> fromHostsFile(String name) throws IOException {
-        HostsFileEntriesProvider entries = HostsFileEntriesProvider.parser().parse(hostsFile.toFile());
+        HostsFileEntriesProvider entries = hostsEntries();
         // The parser lower-cases names; canonical names are lower-case already.
         List<InetAddress> found = new ArrayList<>(entries.ipv4Entries().getOrDefault(name, List.of()));
         found.addAll(entries.ipv6Entries().getOrDefault(name, List.of()));
         return List.copyOf(found);
     }
+
+    private HostsFileEntriesProvider hostsEntries() throws IOException {
+        HostsSnapshot seen = hosts;
+        BasicFileAttributes now;
+        try {
+            now = Files.readAttributes(hostsFile, BasicFileAttributes.class);
+        } catch (NoSuchFileException e) {
+            return HostsFileEntriesProvider.parser().parse(hostsFile.toFile()); // no file: no entries
+        }
+        if (seen != null && seen.modified().equals(now.lastModifiedTime()) && seen.size() == now.size()) {
+            return seen.entries();
+        }
+        HostsFileEntriesProvider parsed = HostsFileEntriesProvider.parser().parse(hostsFile.toFile());
+        hosts = new HostsSnapshot(now.lastModifiedTime(), now.size(), parsed);
+        return parsed;
+    }
+
+    private record Recent(List<InetAddress> addresses, long until) { }
+
+    private record HostsSnapshot(FileTime modified, long size, HostsFileEntriesProvider entries) { }
 }
