@@ -2,6 +2,7 @@ package io.egressd.reload;
 
 import java.io.IOException;
 import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
@@ -19,7 +20,8 @@ import org.slf4j.LoggerFactory;
  * prompt events; a poll of the directory's {@link DirectoryFingerprint} runs beside it, because
  * some mounts never deliver events (Docker Desktop bind mounts, NFS, a file symlinked from
  * elsewhere) and because a WatchService may be unavailable (inotify limits). Either may fire for
- * the same change: the caller coalesces.
+ * the same change: the caller coalesces. When the directory is deleted its watch ends; the poll
+ * registers it again once a directory is back at that path, so events resume after it is re-created.
  */
 final class DirectoryWatcher implements AutoCloseable {
 
@@ -33,6 +35,8 @@ final class DirectoryWatcher implements AutoCloseable {
     // Only the poller's one thread touches it: the poll task, and reloads through seen().
     private List<String> lastSeen;
     private WatchService watchService;
+    /** The directory's registration; invalid once the directory is deleted, until the poll registers it again. */
+    private volatile WatchKey watchKey;
     private Thread watchThread;
     private ScheduledFuture<?> poll;
 
@@ -54,8 +58,7 @@ final class DirectoryWatcher implements AutoCloseable {
         if (useWatchService) {
             try {
                 watchService = directory.getFileSystem().newWatchService();
-                directory.register(watchService, StandardWatchEventKinds.ENTRY_CREATE,
-                        StandardWatchEventKinds.ENTRY_DELETE, StandardWatchEventKinds.ENTRY_MODIFY);
+                register();
                 watchThread = new Thread(this::watch, "egressd-policy-watch");
                 watchThread.setDaemon(true);
                 watchThread.start();
@@ -68,6 +71,17 @@ final class DirectoryWatcher implements AutoCloseable {
         poll = poller.scheduleWithFixedDelay(this::poll, every, every, TimeUnit.NANOSECONDS);
     }
 
+    private void register() throws IOException {
+        watchKey = directory.register(watchService, StandardWatchEventKinds.ENTRY_CREATE,
+                StandardWatchEventKinds.ENTRY_DELETE, StandardWatchEventKinds.ENTRY_MODIFY);
+    }
+
+    /** Whether the WatchService is watching the directory now (not while it is gone). */
+    boolean watching() {
+        WatchKey key = watchKey;
+        return key != null && key.isValid();
+    }
+
     private void watch() {
         try {
             while (true) {
@@ -76,9 +90,9 @@ final class DirectoryWatcher implements AutoCloseable {
                 key.pollEvents();
                 onChange.run();
                 if (!key.reset()) {
-                    LOG.warn("{} is no longer watchable (removed or replaced); polling it every {} ms",
+                    // The poll registers the directory again when it is back; keep taking its events.
+                    LOG.warn("{} is no longer watchable (removed or replaced); polling it every {} ms until it is back",
                             directory, pollInterval.toMillis());
-                    return;
                 }
             }
         } catch (InterruptedException | ClosedWatchServiceException e) {
@@ -97,10 +111,24 @@ final class DirectoryWatcher implements AutoCloseable {
     }
 
     private void poll() {
+        // Register again before fingerprinting: a change between the two is then seen by one or the other.
+        rewatchIfBack();
         List<String> now = DirectoryFingerprint.of(directory);
         if (!now.equals(lastSeen)) {
             lastSeen = now;
             onChange.run();
+        }
+    }
+
+    private void rewatchIfBack() {
+        if (watchThread == null || watching() || !Files.isDirectory(directory)) {
+            return;
+        }
+        try {
+            register();
+            LOG.info("{} is back; watching it again", directory);
+        } catch (IOException | ClosedWatchServiceException e) {
+            LOG.debug("cannot watch {} again yet", directory, e);
         }
     }
 

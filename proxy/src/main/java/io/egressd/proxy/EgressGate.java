@@ -6,6 +6,7 @@ import io.egressd.policy.Protocol;
 import io.egressd.policy.Reason;
 import io.egressd.policy.Rejection;
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -516,6 +517,10 @@ final class EgressGate extends ChannelDuplexHandler {
                 cancelConnectGuard();
                 if (state == State.AWAITING_UPSTREAM) {
                     state = State.TUNNEL;
+                    Channel upstream = TunnelUpstream.of(ctx.pipeline());
+                    if (upstream != null) {
+                        ResetRelay.between(ctx.channel(), upstream);
+                    }
                     schedulePump();
                 }
             }

@@ -9,7 +9,7 @@ import java.util.Objects;
  *
  * @param listen          address to listen on; port 0 picks a free port
  * @param boundServer     the one server every client of this listener is (sidecar), or null
- * @param connectTimeout  limit for resolving a name plus opening the upstream connection (504 past it)
+ * @param connectTimeout  limit for resolving a name (502 past it) and, separately, for opening the upstream connection (504)
  * @param idleTimeout     a connection with no traffic either way for this long is closed; at least 1s
  * @param maxConnections  client connections the front holds at once; one more is closed at accept, unread
  * @param acceptorThreads threads accepting client connections

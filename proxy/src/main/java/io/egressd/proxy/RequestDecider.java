@@ -146,7 +146,11 @@ final class RequestDecider {
             return Verdict.of(policy.refusal(reason, server, target.host(), target.port()), target);
         }
 
-        /** A lookup that failed is refused as address_not_allowed (design.md section 5, step 4: no address left). */
+        /**
+         * A lookup that failed is refused as address_not_allowed (design.md section 5, step 4: no address
+         * left). Refused, no such name or no answer within the connect timeout: 502 alike (issue 9 item 2:
+         * "502 for unresolvable names within its timeout"); 504 is for an upstream that does not answer.
+         */
         private Verdict lookupFailed(String name, Throwable error) {
             Decision refusal = policy.refusal(Reason.ADDRESS_NOT_ALLOWED, server, name, target.port());
             Throwable cause = error;
@@ -155,13 +159,12 @@ final class RequestDecider {
                 cause = cause.getCause();
             }
             if (cause instanceof TimeoutException) {
-                return Verdict.lookupFailed(refusal, target, HttpResponseStatus.GATEWAY_TIMEOUT,
-                        "looking up " + name + " timed out");
+                return Verdict.lookupFailed(refusal, target, "looking up " + name + " timed out");
             }
             if (!(cause instanceof UnknownHostException)) {
                 log.debug("lookup of {} failed", name, cause);
             }
-            return Verdict.lookupFailed(refusal, target, HttpResponseStatus.BAD_GATEWAY, name + " does not resolve");
+            return Verdict.lookupFailed(refusal, target, name + " does not resolve");
         }
 
         /** A bug somewhere on the decision path: refuse, with the closest reason the contract has. */

@@ -11,13 +11,16 @@ import io.netty.util.ReferenceCountUtil;
 /**
  * Relays what one channel reads to its peer, counting bytes. When the peer cannot keep up,
  * this side stops reading until it can (the peer's splice turns reading back on), so a slow
- * reader never makes egressd buffer without bound.
+ * reader never makes egressd buffer without bound. A side that ends with a reset ends its peer
+ * with one ({@link ResetRelay}); a FIN is passed on as a close.
  */
 final class Splice extends ChannelInboundHandlerAdapter {
 
     private final Channel peer;
     private final StreamSession session;
     private final boolean fromClient;
+    /** This side ended with an I/O error: its peer is reset, not closed. */
+    private boolean reset;
 
     Splice(Channel peer, StreamSession session, boolean fromClient) {
         this.peer = peer;
@@ -58,12 +61,17 @@ final class Splice extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         session.end();
-        closeOnFlush(peer);
+        if (reset) {
+            ResetRelay.resetAfterFlush(peer);
+        } else {
+            closeOnFlush(peer);
+        }
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // Resets and broken pipes end a stream; they are not egressd's errors.
+        // Resets and broken pipes end a stream; they are not egressd's errors, but the peer hears of them.
+        reset |= ResetRelay.endsByReset(cause);
         ctx.close();
     }
 

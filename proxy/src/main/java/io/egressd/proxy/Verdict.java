@@ -47,8 +47,8 @@ record Verdict(Kind kind, Decision decision, RequestTarget target, HttpResponseS
         return new Verdict(Kind.UPSTREAM_FAILURE, null, target, status, message);
     }
 
-    /** 502 or 504 for a name that did not resolve, audited as {@code refusal}. */
-    static Verdict lookupFailed(Decision refusal, RequestTarget target, HttpResponseStatus status, String message) {
-        return new Verdict(Kind.UPSTREAM_FAILURE, refusal, target, status, message);
+    /** 502 for a name that did not resolve (refused, no such name or timed out), audited as {@code refusal}. */
+    static Verdict lookupFailed(Decision refusal, RequestTarget target, String message) {
+        return new Verdict(Kind.UPSTREAM_FAILURE, refusal, target, HttpResponseStatus.BAD_GATEWAY, message);
     }
 }

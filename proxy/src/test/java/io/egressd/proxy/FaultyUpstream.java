@@ -6,8 +6,10 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -92,6 +94,34 @@ final class FaultyUpstream implements AutoCloseable {
         s.getInputStream().read();
         send(s, "x".repeat(PARTIAL));
         reset(s);
+    }
+
+    /** Not a fault: raw bytes, as {@link #resetMidStream}, but an orderly close (FIN) after them. */
+    static void closeMidStream(Socket s) throws IOException, InterruptedException {
+        s.getInputStream().read();
+        send(s, "x".repeat(PARTIAL));
+        s.close();
+    }
+
+    /**
+     * Echoes the first byte (so the client knows the whole path is up), then reads everything and
+     * records how the stream ended: {@code "reset"} or {@code "eof"}.
+     */
+    static Fault recordingEnd(BlockingQueue<String> endings) {
+        return s -> {
+            InputStream in = s.getInputStream();
+            try {
+                s.getOutputStream().write(in.read());
+                s.getOutputStream().flush();
+                while (in.read() >= 0) {
+                    // swallow
+                }
+                endings.add("eof");
+            } catch (SocketException e) {
+                endings.add("reset");
+            }
+            s.close();
+        };
     }
 
     /** Reads an HTTP head and closes (FIN) without a word. */

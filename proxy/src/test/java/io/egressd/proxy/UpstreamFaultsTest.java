@@ -1,10 +1,12 @@
 package io.egressd.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.egressd.policy.AllowlistLoader;
 import io.egressd.policy.GlobalDeny;
 import io.egressd.policy.Policy;
+import io.egressd.policy.Protocol;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,6 +22,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -54,6 +59,10 @@ class UpstreamFaultsTest {
     static FaultyUpstream resetMidBody;
     static FaultyUpstream resetMidChunks;
     static FaultyUpstream resetMidStream;
+    static FaultyUpstream closeMidStream;
+    /** How the connections to {@link #recordsEnd} ended, as the upstream saw it. */
+    static final BlockingQueue<String> endings = new LinkedBlockingQueue<>();
+    static FaultyUpstream recordsEnd;
     static FaultyUpstream silent;
     static FaultyUpstream closeUnanswered;
     static FaultyUpstream bodyEndsAtClose;
@@ -71,6 +80,8 @@ class UpstreamFaultsTest {
         resetMidBody = new FaultyUpstream(FaultyUpstream::resetMidBody);
         resetMidChunks = new FaultyUpstream(FaultyUpstream::resetMidChunks);
         resetMidStream = new FaultyUpstream(FaultyUpstream::resetMidStream);
+        closeMidStream = new FaultyUpstream(FaultyUpstream::closeMidStream);
+        recordsEnd = new FaultyUpstream(FaultyUpstream.recordingEnd(endings));
         silent = new FaultyUpstream(FaultyUpstream::silent);
         closeUnanswered = new FaultyUpstream(FaultyUpstream::closeUnanswered);
         bodyEndsAtClose = new FaultyUpstream(FaultyUpstream::bodyEndsAtClose);
@@ -78,9 +89,9 @@ class UpstreamFaultsTest {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             closedPort = s.getLocalPort(); // closed again: connections to it are refused
         }
-        int forwardListen = TcpForwardsTest.freePort();
         String ports = List.of(resetMidBody.port(), resetMidChunks.port(), resetMidStream.port(), silent.port(),
-                closeUnanswered.port(), bodyEndsAtClose.port(), neverAccepts.getLocalPort(), closedPort).toString();
+                closeUnanswered.port(), bodyEndsAtClose.port(), neverAccepts.getLocalPort(), closedPort,
+                closeMidStream.port(), recordsEnd.port()).toString();
         Path lists = Files.createDirectories(dir.resolve("allowlists"));
         Files.writeString(lists.resolve("app.yaml"), """
                 server: app
@@ -92,7 +103,11 @@ class UpstreamFaultsTest {
                     ports: %s
                 forwards:
                   - {listen: "127.0.0.1:%d", to: "127.0.0.1:%d"}
-                """.formatted(Allowlist.sha256("app-token"), ports, forwardListen, resetMidStream.port()));
+                  - {listen: "127.0.0.1:%d", to: "127.0.0.1:%d"}
+                  - {listen: "127.0.0.1:%d", to: "127.0.0.1:%d"}
+                """.formatted(Allowlist.sha256("app-token"), ports,
+                TcpForwardsTest.freePort(), resetMidStream.port(), TcpForwardsTest.freePort(), closeMidStream.port(),
+                TcpForwardsTest.freePort(), recordsEnd.port()));
         policy.set(AllowlistLoader.load(lists, GlobalDeny.BUILT_IN));
         ProxySettings settings = ProxyFixture.settings().withConnectTimeout(CONNECT_TIMEOUT)
                 .withIdleTimeout(IDLE_TIMEOUT);
@@ -111,7 +126,7 @@ class UpstreamFaultsTest {
         fx.close();
         shortIdle.close();
         for (AutoCloseable c : List.<AutoCloseable>of(resetMidBody, resetMidChunks, resetMidStream, silent,
-                closeUnanswered, bodyEndsAtClose)) {
+                closeUnanswered, bodyEndsAtClose, closeMidStream, recordsEnd)) {
             try {
                 c.close();
             } catch (Exception e) {
@@ -280,41 +295,95 @@ class UpstreamFaultsTest {
         });
     }
 
-    @Test
-    void aResetInsideATunnelEndsTheTunnel() throws Exception {
-        leaksNothing("reset in a tunnel", () -> {
-            try (Socket tunnel = RawHttp.tunnel(fx.address(), "127.0.0.1:" + resetMidStream.port(), APP)) {
-                tunnel.getOutputStream().write('q');
-                Ending end = readToEnd(tunnel, Duration.ofSeconds(5));
+    /** The stream fronts, and how a client reaches an upstream through each. */
+    enum Via {
+        CONNECT(Protocol.CONNECT), SOCKS5(Protocol.SOCKS5), FORWARD(Protocol.TCP);
 
-                assertThat(end.closed()).as("the tunnel ends, it does not hang: %s", end).isTrue();
-                assertThat(end.bytes().length).isLessThanOrEqualTo(FaultyUpstream.PARTIAL);
-            }
-        });
+        final Protocol protocol;
+
+        Via(Protocol protocol) {
+            this.protocol = protocol;
+        }
     }
 
-    @Test
-    void aResetBehindSocks5AndAForwardEndsTheClientConnection() throws Exception {
-        leaksNothing("reset behind SOCKS5", () -> {
-            try (SocksClient c = new SocksClient(socks.boundAddress())) {
+    /** A client connection to {@code upstream} through {@code via}, ready for bytes. */
+    static Socket through(Via via, FaultyUpstream upstream) throws IOException {
+        switch (via) {
+            case CONNECT:
+                return RawHttp.tunnel(fx.address(), "127.0.0.1:" + upstream.port(), APP);
+            case SOCKS5:
+                SocksClient c = new SocksClient(socks.boundAddress());
                 assertThat(c.greet(SocksClient.PASSWORD)).isEqualTo(SocksClient.PASSWORD);
                 assertThat(c.login("app", "app-token")).isZero();
                 assertThat(c.requestAddress(SocksClient.CONNECT, InetAddress.getByName("127.0.0.1"),
-                        resetMidStream.port())).isZero();
-                c.out().write('q');
-                Ending end = readToEnd(c.socket, Duration.ofSeconds(5));
-                assertThat(end.closed()).as("the SOCKS5 stream ends, it does not hang: %s", end).isTrue();
-                assertThat(end.bytes().length).isLessThanOrEqualTo(FaultyUpstream.PARTIAL);
+                        upstream.port())).isZero();
+                return c.socket;
+            default:
+                int forward = upstream == resetMidStream ? 0 : upstream == closeMidStream ? 1 : 2;
+                return connect(forwards.addresses().get(forward));
+        }
+    }
+
+    @Test
+    void aResetMidStreamReachesTheClientAsAResetAfterTheBytesThroughATunnelSocks5AndAForward() throws Exception {
+        for (Via via : Via.values()) {
+            leaksNothing("reset mid-stream via " + via, () -> {
+                int closedBefore = closedWith(via.protocol, FaultyUpstream.PARTIAL);
+                try (Socket c = through(via, resetMidStream)) {
+                    c.getOutputStream().write('q');
+                    Ending end = readToEnd(c, Duration.ofSeconds(5));
+
+                    assertThat(end.bytes()).as("%s: every byte sent before the reset: %s", via, end)
+                            .hasSize(FaultyUpstream.PARTIAL);
+                    assertThat(end.reset()).as("%s: the reset, not an end of stream: %s", via, end).isTrue();
+                }
+                // Still audited at close, with what was carried.
+                await(via + " audited as closed with " + FaultyUpstream.PARTIAL + " bytes received")
+                        .atMost(Duration.ofSeconds(5))
+                        .until(() -> closedWith(via.protocol, FaultyUpstream.PARTIAL) > closedBefore);
+            });
+        }
+    }
+
+    @Test
+    void anOrderlyCloseMidStreamStaysAnEndOfStreamThroughATunnelSocks5AndAForward() throws Exception {
+        for (Via via : Via.values()) {
+            leaksNothing("close mid-stream via " + via, () -> {
+                try (Socket c = through(via, closeMidStream)) {
+                    c.getOutputStream().write('q');
+                    Ending end = readToEnd(c, Duration.ofSeconds(5));
+
+                    assertThat(end.bytes()).as("%s: %s", via, end).hasSize(FaultyUpstream.PARTIAL);
+                    assertThat(end.closed() && !end.reset()).as("%s: an end of stream: %s", via, end).isTrue();
+                }
+            });
+        }
+    }
+
+    @Test
+    void aClientResetReachesTheUpstreamAsAResetAndAClientCloseAsAnEndOfStream() throws Exception {
+        for (Via via : Via.values()) {
+            for (boolean reset : new boolean[] {true, false}) {
+                leaksNothing((reset ? "client reset via " : "client close via ") + via, () -> {
+                    endings.clear();
+                    try (Socket c = through(via, recordsEnd)) {
+                        c.getOutputStream().write('q');
+                        assertThat(c.getInputStream().read()).as("echoed: the whole path is up").isEqualTo('q');
+                        if (reset) {
+                            c.setSoLinger(true, 0);
+                        }
+                    }
+                    assertThat(endings.poll(5, TimeUnit.SECONDS)).as("%s, client %s", via, reset ? "reset" : "close")
+                            .isEqualTo(reset ? "reset" : "eof");
+                });
             }
-        });
-        leaksNothing("reset behind a forward", () -> {
-            try (Socket c = connect(forwards.addresses().get(0))) {
-                c.getOutputStream().write('q');
-                Ending end = readToEnd(c, Duration.ofSeconds(5));
-                assertThat(end.closed()).as("the forwarded stream ends, it does not hang: %s", end).isTrue();
-                assertThat(end.bytes().length).isLessThanOrEqualTo(FaultyUpstream.PARTIAL);
-            }
-        });
+        }
+    }
+
+    /** Connections of {@code protocol} audited as closed with {@code received} bytes from the upstream. */
+    static int closedWith(Protocol protocol, long received) {
+        return (int) fx.listener.closed.stream()
+                .filter(c -> c.protocol() == protocol && c.bytesReceived() == received).count();
     }
 
     // ---- never answers
