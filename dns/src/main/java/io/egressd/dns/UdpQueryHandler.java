@@ -2,7 +2,6 @@ package io.egressd.dns;
 
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.DatagramPacket;
@@ -11,13 +10,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.xbill.DNS.Message;
 
-/** DNS over UDP: one datagram in, at most one datagram back, truncated to what the client accepts. */
-@ChannelHandler.Sharable
+/**
+ * DNS over UDP: one datagram in, at most one datagram back, truncated to what the client accepts.
+ * One per UDP socket. Replies made while a read batch is handled (cached and locally refused
+ * answers) are written and flushed once when the batch ends, so that epoll sends them with one
+ * sendmmsg; replies that arrive later (forwarded queries) are flushed at once.
+ */
 final class UdpQueryHandler extends SimpleChannelInboundHandler<DatagramPacket> {
 
     private static final Logger log = LoggerFactory.getLogger(UdpQueryHandler.class);
 
     private final QueryService service;
+    /** Inside a read batch; read and written on the channel's event loop only. */
+    private boolean reading;
 
     UdpQueryHandler(QueryService service) {
         this.service = service;
@@ -25,6 +30,7 @@ final class UdpQueryHandler extends SimpleChannelInboundHandler<DatagramPacket> 
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket packet) {
+        reading = true;
         InetSocketAddress client = packet.sender();
         byte[] wire = ByteBufUtil.getBytes(packet.content());
         Decoded decoded = QueryDecoder.decode(wire, client, false);
@@ -39,17 +45,27 @@ final class UdpQueryHandler extends SimpleChannelInboundHandler<DatagramPacket> 
         }
     }
 
-    private static void send(ChannelHandlerContext ctx, InetSocketAddress client, byte[] answer) {
-        ctx.writeAndFlush(new DatagramPacket(Unpooled.wrappedBuffer(answer), client)).addListener(f -> {
-            if (!f.isSuccess()) {
-                log.debug("could not answer {} over UDP: {}", client, f.cause().toString());
-            }
-        });
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        reading = false;
+        ctx.flush();
+        ctx.fireChannelReadComplete();
+    }
+
+    private void send(ChannelHandlerContext ctx, InetSocketAddress client, byte[] answer) {
+        DatagramPacket reply = new DatagramPacket(Unpooled.wrappedBuffer(answer), client);
+        // A failed send reaches exceptionCaught (void promise: no future and listener per reply).
+        if (ctx.executor().inEventLoop() && reading) {
+            ctx.write(reply, ctx.voidPromise());
+        } else {
+            ctx.writeAndFlush(reply, ctx.voidPromise());
+        }
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // The one UDP channel serves every client: log and keep it open, whatever happened.
+        // The UDP channel serves every client: log and keep it open, whatever happened (a reply
+        // that could not be sent ends up here too).
         log.debug("UDP listener error: {}", cause.toString());
     }
 }
