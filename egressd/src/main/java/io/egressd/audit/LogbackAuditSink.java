@@ -1,10 +1,9 @@
 package io.egressd.audit;
 
-import ch.qos.logback.classic.AsyncAppender;
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.classic.spi.LoggingEvent;
 import ch.qos.logback.classic.util.LogbackMDCAdapter;
 import ch.qos.logback.core.ConsoleAppender;
 import ch.qos.logback.core.OutputStreamAppender;
@@ -13,52 +12,62 @@ import ch.qos.logback.core.rolling.SizeAndTimeBasedRollingPolicy;
 import ch.qos.logback.core.spi.LifeCycle;
 import ch.qos.logback.core.status.Status;
 import ch.qos.logback.core.util.FileSize;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.stream.Collectors;
 
 /**
- * Audit lines through the dedicated logback logger {@code egressd.audit}, in a logger context
+ * Audit lines to a logback appender (a rolling file, stdout, or a stream), in a logger context
  * of its own so that no logback.xml (and no reset of the application's logging) can detach,
  * filter or redirect the audit trail.
  *
- * <p>Lines pass through an {@link AsyncAppender} so that I/O threads do not wait on the disk or
- * the stdout pipe, configured never to lose one: discardingThreshold 0 (no level is dropped when
- * the queue fills), neverBlock false (a full queue blocks the caller, which is back-pressure on
- * the client that causes the events), and an unbounded flush on close (every queued line is
- * written before close returns).
+ * <p>Callers hand lines to a bounded queue and one writer thread writes them, so that I/O
+ * threads do not wait on the disk or the stdout pipe. Nothing is ever dropped: a full queue
+ * blocks the caller (back-pressure on the client that causes the events), and close writes
+ * every queued line before it returns. The writer takes every line queued at once, writes them
+ * through a buffer and flushes when the queue is empty: one write system call per batch, not
+ * per line, and a line is in the file as soon as no other line waits behind it.
  */
 public final class LogbackAuditSink implements AuditSink {
 
     /** Lines held in memory before callers block. */
     public static final int DEFAULT_QUEUE_SIZE = 8192;
 
-    static final String LOGGER = "egressd.audit";
+    /** Tells the writer that close has queued its last line. */
+    private static final ILoggingEvent END = new LoggingEvent();
 
     private final LoggerContext context;
-    private final Logger logger;
-    private final AsyncAppender queue;
-    private final Shield shield;
+    private final BlockingQueue<ILoggingEvent> queue;
     private final OutputStreamAppender<ILoggingEvent> output;
-    // Volatile so a write racing close sees it and fails loudly instead of vanishing into a stopped appender.
+    private final Thread writer;
+    // Volatile so a write racing close sees it and fails loudly instead of vanishing into a stopped writer.
     private volatile boolean closed;
 
-    private LogbackAuditSink(LoggerContext context, Logger logger, AsyncAppender queue, Shield shield,
-                             OutputStreamAppender<ILoggingEvent> output) {
+    private LogbackAuditSink(LoggerContext context, int queueSize, OutputStreamAppender<ILoggingEvent> output) {
         this.context = context;
-        this.logger = logger;
-        this.queue = queue;
-        this.shield = shield;
+        this.queue = new ArrayBlockingQueue<>(queueSize);
         this.output = output;
+        this.writer = new Thread(this::writeQueued, "egressd-audit-writer");
+        writer.setDaemon(true);
+        writer.start();
     }
 
     /**
-     * Opens the output and starts the queue.
+     * Opens the output and starts the writer.
      *
      * @throws IllegalStateException when the output cannot be opened (e.g. the file's directory is not writable)
      */
     public static LogbackAuditSink open(AuditOutput output, int queueSize) {
+        if (queueSize < 1) {
+            throw new IllegalArgumentException("audit queue size must be at least 1: " + queueSize);
+        }
         LoggerContext context = new LoggerContext();
         context.setName("egressd-audit");
-        // A context built by hand has no MDC adapter; the async queue needs one to copy events.
+        // The appender asks every event for its MDC, which a context built by hand has no adapter for.
         context.setMDCAdapter(new LogbackMDCAdapter());
         context.getStatusManager().add(new WarningsToStderr());
         context.start();
@@ -70,29 +79,7 @@ public final class LogbackAuditSink implements AuditSink {
         target.setEncoder(encoder);
         target.start();
         requireStarted(context, target, "audit output " + describe(output));
-
-        Shield shield = new Shield(target);
-        shield.setContext(context);
-        shield.setName("audit-shield");
-        shield.start();
-
-        AsyncAppender queue = new AsyncAppender();
-        queue.setContext(context);
-        queue.setName("audit-queue");
-        queue.setQueueSize(queueSize);
-        queue.setDiscardingThreshold(0);
-        queue.setNeverBlock(false);
-        queue.setMaxFlushTime(0);
-        queue.setIncludeCallerData(false);
-        queue.addAppender(shield);
-        queue.start();
-        requireStarted(context, queue, "audit queue");
-
-        Logger logger = context.getLogger(LOGGER);
-        logger.setLevel(Level.INFO);
-        logger.setAdditive(false);
-        logger.addAppender(queue);
-        return new LogbackAuditSink(context, logger, queue, shield, target);
+        return new LogbackAuditSink(context, queueSize, target);
     }
 
     @Override
@@ -100,7 +87,25 @@ public final class LogbackAuditSink implements AuditSink {
         if (closed) {
             throw new IllegalStateException("audit sink is closed; lost " + line);
         }
-        logger.info(line);
+        LoggingEvent e = new LoggingEvent();
+        e.setLoggerContext(context);
+        e.setThreadName(""); // not written; saves the appender asking the writer thread for its name
+        e.setMessage(line);
+        e.setLevel(Level.INFO);
+        e.setTimeStamp(System.currentTimeMillis());
+        boolean interrupted = false;
+        while (true) {
+            try {
+                queue.put(e);
+                break;
+            } catch (InterruptedException ie) {
+                // The line is not dropped: keep waiting, and leave the interrupt for the caller.
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Blocks until every accepted line is written; the fronts must be stopped first. */
@@ -110,14 +115,58 @@ public final class LogbackAuditSink implements AuditSink {
             return;
         }
         closed = true;
-        // Every line accepted before this one is written once it arrives; the worker is then idle.
-        logger.info(Shield.FLUSH, "flush");
-        shield.awaitFlush();
-        // Stopping interrupts the idle worker, which writes anything that slipped in meanwhile (maxFlushTime 0).
-        queue.stop();
-        // Stopped here, on a thread nobody interrupted, so a rotation's last gzip is waited for.
+        boolean interrupted = false;
+        while (true) {
+            try {
+                queue.put(END);
+                writer.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        // Stopped here, after the writer has ended, so a rotation's last gzip is waited for.
         output.stop();
         context.stop();
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The writer thread: batches of queued lines, one flush when the queue is empty, until END. */
+    private void writeQueued() {
+        List<ILoggingEvent> batch = new ArrayList<>();
+        while (true) {
+            try {
+                batch.add(queue.take());
+            } catch (InterruptedException e) {
+                continue; // nobody interrupts this thread on purpose; never stop with lines queued
+            }
+            queue.drainTo(batch);
+            for (ILoggingEvent e : batch) {
+                if (e == END) {
+                    flush();
+                    return;
+                }
+                output.doAppend(e);
+            }
+            batch.clear();
+            if (queue.isEmpty()) {
+                flush();
+            }
+        }
+    }
+
+    private void flush() {
+        OutputStream stream = output.getOutputStream();
+        if (stream == null) {
+            return;
+        }
+        try {
+            stream.flush();
+        } catch (IOException e) {
+            output.addError("cannot flush the audit output", e);
+        }
     }
 
     private static OutputStreamAppender<ILoggingEvent> target(LoggerContext context, AuditOutput output) {
@@ -126,7 +175,7 @@ public final class LogbackAuditSink implements AuditSink {
             appender = new ConsoleAppender<>();
         } else if (output instanceof AuditOutput.Stream s) {
             appender = new OutputStreamAppender<>();
-            appender.setOutputStream(new NonClosingStream(s.stream()));
+            appender.setOutputStream(new NonClosingStream(new java.io.BufferedOutputStream(s.stream())));
         } else {
             AuditOutput.RollingFile f = (AuditOutput.RollingFile) output;
             RollingFileAppender<ILoggingEvent> file = new RollingFileAppender<>();
@@ -148,8 +197,8 @@ public final class LogbackAuditSink implements AuditSink {
         }
         appender.setContext(context);
         appender.setName("audit-output");
-        // Flushed per line: a crash loses nothing already accepted by the queue's writer.
-        appender.setImmediateFlush(true);
+        // Flushed by the writer once per batch, when no more lines are queued (writeQueued).
+        appender.setImmediateFlush(false);
         return appender;
     }
 
