@@ -114,7 +114,7 @@ public final class DnsFilter implements AutoCloseable {
                     settings.tcpMaxConnectionsPerSource());
             List<Channel> channels = bind(settings, transport, group, service, tcpLimits, threads);
             log.info("DNS filter on {} ({} UDP socket(s), {})", channels.get(0).localAddress(), channels.size() - 1,
-                    transport == DnsTransport.EPOLL ? "epoll, recvmmsg/sendmmsg" : "NIO");
+                    transport == DnsTransport.EPOLL ? "epoll, recvmmsg/sendmmsg" : "NIO: " + DnsTransport.whyNotEpoll());
             return new DnsFilter(group, channels.subList(0, channels.size() - 1), channels.get(channels.size() - 1),
                     tcpLimits);
         } catch (IOException | RuntimeException e) {

@@ -97,6 +97,12 @@ enum DnsTransport {
         return Epoll.isAvailable() ? EPOLL : NIO;
     }
 
+    /** Why the native transport did not load (e.g. no writable, executable temporary directory for its library). */
+    static String whyNotEpoll() {
+        Throwable cause = Epoll.unavailabilityCause();
+        return cause == null ? "chosen" : "epoll unavailable: " + cause;
+    }
+
     abstract EventLoopGroup group(int threads);
 
     abstract Class<? extends ServerChannel> serverChannel();
