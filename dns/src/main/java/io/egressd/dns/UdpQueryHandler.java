@@ -1,7 +1,6 @@
 package io.egressd.dns;
 
 import io.netty.buffer.ByteBufUtil;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.DatagramPacket;
@@ -53,7 +52,8 @@ final class UdpQueryHandler extends SimpleChannelInboundHandler<DatagramPacket> 
     }
 
     private void send(ChannelHandlerContext ctx, InetSocketAddress client, byte[] answer) {
-        DatagramPacket reply = new DatagramPacket(Unpooled.wrappedBuffer(answer), client);
+        // Straight into a (pooled) direct buffer: a heap one would be copied into one to be sent.
+        DatagramPacket reply = new DatagramPacket(ctx.alloc().directBuffer(answer.length).writeBytes(answer), client);
         // A failed send reaches exceptionCaught (void promise: no future and listener per reply).
         if (ctx.executor().inEventLoop() && reading) {
             ctx.write(reply, ctx.voidPromise());
