@@ -10,17 +10,13 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.FixedRecvByteBufAllocator;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioChannelOption;
-import io.netty.channel.socket.nio.NioDatagramChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.io.IOException;
+import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.channels.DatagramChannel;
 import java.util.ArrayList;
@@ -29,6 +25,8 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The filtering DNS server: UDP and TCP on one port. Queries for names a server's allowlist
@@ -46,6 +44,7 @@ public final class DnsFilter implements AutoCloseable {
     /** Larger datagrams are not DNS queries worth reading whole; they arrive cut and get FORMERR. */
     static final int MAX_QUERY_DATAGRAM = 4096;
     private static final int PORT_ATTEMPTS = 5;
+    private static final Logger log = LoggerFactory.getLogger(DnsFilter.class);
 
     private final EventLoopGroup group;
     /** One UDP socket per I/O thread, all on one port (SO_REUSEPORT): the kernel spreads clients over them. */
@@ -91,6 +90,13 @@ public final class DnsFilter implements AutoCloseable {
 
     static DnsFilter start(DnsSettings settings, Supplier<Policy> policy, EgressListener listener,
                            LearnedAddresses learned, LongSupplier nanoClock) throws IOException {
+        return start(settings, policy, listener, learned, nanoClock, DnsTransport.best());
+    }
+
+    /** The same on a given transport (tests run the NIO fallback where epoll is available). */
+    static DnsFilter start(DnsSettings settings, Supplier<Policy> policy, EgressListener listener,
+                           LearnedAddresses learned, LongSupplier nanoClock, DnsTransport transport)
+            throws IOException {
         Objects.requireNonNull(policy, "policy");
         Objects.requireNonNull(listener, "listener");
         refuseLoop(settings);
@@ -102,13 +108,15 @@ public final class DnsFilter implements AutoCloseable {
         // connections share them. No query work ever blocks them (upstream answers arrive from
         // dnsjava's selector thread).
         int threads = ioThreads();
-        EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
+        EventLoopGroup group = transport.group(threads);
         try {
             ConnectionCount tcpLimits = new ConnectionCount(settings.tcpMaxConnections(),
                     settings.tcpMaxConnectionsPerSource());
             SourceRateLimit udpRate = new SourceRateLimit(settings.udpQueriesPerSecondPerSource(),
                     settings.udpQueryBurstPerSource(), nanoClock);
-            List<Channel> channels = bind(settings, group, service, tcpLimits, udpRate, listener, threads);
+            List<Channel> channels = bind(settings, transport, group, service, tcpLimits, udpRate, listener, threads);
+            log.info("DNS filter on {} ({} UDP socket(s), {})", channels.get(0).localAddress(), channels.size() - 1,
+                    transport == DnsTransport.EPOLL ? "epoll, recvmmsg/sendmmsg" : "NIO: " + DnsTransport.whyNotEpoll());
             return new DnsFilter(group, channels.subList(0, channels.size() - 1), channels.get(channels.size() - 1),
                     tcpLimits);
         } catch (IOException | RuntimeException e) {
@@ -122,21 +130,21 @@ public final class DnsFilter implements AutoCloseable {
     }
 
     /** The UDP sockets, then the TCP listener. */
-    private static List<Channel> bind(DnsSettings settings, EventLoopGroup group, QueryService service,
-                                      ConnectionCount tcpLimits, SourceRateLimit udpRate, EgressListener listener,
-                                      int udpSockets) throws IOException {
+    private static List<Channel> bind(DnsSettings settings, DnsTransport transport, EventLoopGroup group,
+                                      QueryService service, ConnectionCount tcpLimits, SourceRateLimit udpRate,
+                                      EgressListener listener, int udpSockets) throws IOException {
         InetSocketAddress listen = settings.listen();
-        UdpQueryHandler udpHandler = new UdpQueryHandler(service, udpRate, listener);
-        Bootstrap udp = new Bootstrap().group(group).channel(NioDatagramChannel.class)
-                .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_QUERY_DATAGRAM))
+        boolean reusePort = udpSockets > 1 && transport.reusePortSupported();
+        Bootstrap udp = transport.udp(new Bootstrap().group(group), reusePort)
                 // Room for bursts of queries (the kernel caps this at net.core.rmem_max).
                 .option(ChannelOption.SO_RCVBUF, 1 << 20)
-                .handler(udpHandler);
-        boolean reusePort = reusePortSupported();
-        if (reusePort) {
-            udp.option(NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT), true);
-        }
-        ServerBootstrap tcp = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                .handler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(new UdpQueryHandler(service, udpRate, listener));
+                    }
+                });
+        ServerBootstrap tcp = new ServerBootstrap().group(group).channel(transport.serverChannel())
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
@@ -153,10 +161,15 @@ public final class DnsFilter implements AutoCloseable {
         int attempts = listen.getPort() == 0 ? PORT_ATTEMPTS : 1;
         IOException last = null;
         for (int i = 0; i < attempts; i++) {
-            Channel u = await(udp.bind(listen));
-            InetSocketAddress bound = (InetSocketAddress) u.localAddress();
-            List<Channel> channels = new ArrayList<>(List.of(u));
+            // With SO_REUSEPORT the kernel would let our sockets join any same-user socket that
+            // already holds the port with SO_REUSEPORT (a left-over egressd, an Unbound), and
+            // hand it part of the queries, unfiltered. So first bind the port alone.
+            InetSocketAddress free = reusePort ? exclusivelyFree(listen) : listen;
+            List<Channel> channels = new ArrayList<>();
             try {
+                Channel u = await(udp.bind(free));
+                channels.add(u);
+                InetSocketAddress bound = (InetSocketAddress) u.localAddress();
                 // Bootstrap registers each socket with the group's next loop: one per thread.
                 for (int more = 1; reusePort && more < udpSockets; more++) {
                     channels.add(await(udp.bind(bound)));
@@ -171,11 +184,22 @@ public final class DnsFilter implements AutoCloseable {
         throw last;
     }
 
-    private static boolean reusePortSupported() {
-        try (DatagramChannel probe = DatagramChannel.open()) {
-            return probe.supportedOptions().contains(StandardSocketOptions.SO_REUSEPORT);
+    /**
+     * Binds {@code listen} with a plain UDP socket (no SO_REUSEPORT, no SO_REUSEADDR), which fails
+     * when anything holds the port, and releases it; the port it got (the one asked for, or a
+     * fresh one for port 0) is then free for our SO_REUSEPORT sockets.
+     */
+    static InetSocketAddress exclusivelyFree(InetSocketAddress listen) throws IOException {
+        try (DatagramChannel probe = DatagramChannel.open(listen.getAddress() instanceof java.net.Inet6Address
+                ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET)) {
+            probe.setOption(StandardSocketOptions.SO_REUSEADDR, false);
+            probe.bind(listen);
+            return (InetSocketAddress) probe.getLocalAddress();
         } catch (IOException e) {
-            return false;
+            BindException in = new BindException("DNS port " + listen.getAddress().getHostAddress() + ":"
+                    + listen.getPort() + " is already in use (" + e.getMessage() + ")");
+            in.initCause(e);
+            throw in;
         }
     }
 

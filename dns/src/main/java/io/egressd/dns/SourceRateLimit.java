@@ -9,7 +9,9 @@ import java.util.function.LongSupplier;
  * A token bucket of UDP queries per source address: {@code perSecond} tokens a second, holding
  * at most {@code burst}. One source using up its bucket leaves every other source's untouched.
  *
- * <p>Not thread-safe: it lives on the one event loop of the UDP channel. The sources it tracks
+ * <p>Shared by the UDP sockets of the port, one per I/O thread: a source's datagrams may reach
+ * any of them (the kernel spreads by address and port), so its bucket is one. Synchronized: one
+ * uncontended lock per datagram is small next to decoding it. The sources it tracks
  * are bounded (least recently seen forgotten first), so spoofed source addresses cannot grow
  * it; a forgotten source comes back with a full bucket, which is all a bucket of a quiet source
  * would hold anyway.
@@ -37,7 +39,7 @@ final class SourceRateLimit {
     }
 
     /** Takes one query from {@code source}'s bucket; false when it is empty. Always true when off. */
-    boolean tryQuery(InetAddress source) {
+    synchronized boolean tryQuery(InetAddress source) {
         if (perSecond == 0) {
             return true;
         }
@@ -56,7 +58,7 @@ final class SourceRateLimit {
         return false;
     }
 
-    int trackedSources() {
+    synchronized int trackedSources() {
         return buckets.size();
     }
 

@@ -3,8 +3,6 @@ package io.egressd.dns;
 import io.egressd.policy.EgressListener;
 import io.egressd.policy.Rejection;
 import io.netty.buffer.ByteBufUtil;
-import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.DatagramPacket;
@@ -15,10 +13,11 @@ import org.xbill.DNS.Message;
 
 /**
  * DNS over UDP: one datagram in, at most one datagram back, truncated to what the client accepts.
- * A source over its query rate is dropped unanswered. Shared by the one UDP channel, so it runs
- * on that channel's loop only.
+ * One per UDP socket. A source over its query rate is dropped unanswered. Replies made while a
+ * read batch is handled (cached and locally refused answers) are written and flushed once when
+ * the batch ends, so that epoll sends them with one sendmmsg; replies that arrive later
+ * (forwarded queries) are flushed at once.
  */
-@ChannelHandler.Sharable
 final class UdpQueryHandler extends SimpleChannelInboundHandler<DatagramPacket> {
 
     private static final Logger log = LoggerFactory.getLogger(UdpQueryHandler.class);
@@ -26,6 +25,8 @@ final class UdpQueryHandler extends SimpleChannelInboundHandler<DatagramPacket> 
     private final QueryService service;
     private final SourceRateLimit rateLimit;
     private final EgressListener listener;
+    /** Inside a read batch; read and written on the channel's event loop only. */
+    private boolean reading;
 
     UdpQueryHandler(QueryService service, SourceRateLimit rateLimit, EgressListener listener) {
         this.service = service;
@@ -35,6 +36,7 @@ final class UdpQueryHandler extends SimpleChannelInboundHandler<DatagramPacket> 
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket packet) {
+        reading = true;
         InetSocketAddress client = packet.sender();
         // Before any decoding: a flooding source costs a map lookup per datagram, and gets nothing
         // back (an answer, even REFUSED, would be reflected at whoever its address really is).
@@ -55,17 +57,28 @@ final class UdpQueryHandler extends SimpleChannelInboundHandler<DatagramPacket> 
         }
     }
 
-    private static void send(ChannelHandlerContext ctx, InetSocketAddress client, byte[] answer) {
-        ctx.writeAndFlush(new DatagramPacket(Unpooled.wrappedBuffer(answer), client)).addListener(f -> {
-            if (!f.isSuccess()) {
-                log.debug("could not answer {} over UDP: {}", client, f.cause().toString());
-            }
-        });
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        reading = false;
+        ctx.flush();
+        ctx.fireChannelReadComplete();
+    }
+
+    private void send(ChannelHandlerContext ctx, InetSocketAddress client, byte[] answer) {
+        // Straight into a (pooled) direct buffer: a heap one would be copied into one to be sent.
+        DatagramPacket reply = new DatagramPacket(ctx.alloc().directBuffer(answer.length).writeBytes(answer), client);
+        // A failed send reaches exceptionCaught (void promise: no future and listener per reply).
+        if (ctx.executor().inEventLoop() && reading) {
+            ctx.write(reply, ctx.voidPromise());
+        } else {
+            ctx.writeAndFlush(reply, ctx.voidPromise());
+        }
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // The one UDP channel serves every client: log and keep it open, whatever happened.
+        // The UDP channel serves every client: log and keep it open, whatever happened (a reply
+        // that could not be sent ends up here too).
         log.debug("UDP listener error: {}", cause.toString());
     }
 }

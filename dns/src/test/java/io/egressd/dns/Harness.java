@@ -39,13 +39,19 @@ final class Harness implements AutoCloseable {
     /** @param learned where the filter records the addresses it answered, or null */
     static Harness start(Path allowlists, UnaryOperator<DnsSettings> tweak, LongSupplier clock,
                          LearnedAddresses learned) throws IOException {
+        return start(allowlists, tweak, clock, learned, DnsTransport.best());
+    }
+
+    /** @param transport the socket layer (tests of the NIO fallback ask for NIO) */
+    static Harness start(Path allowlists, UnaryOperator<DnsSettings> tweak, LongSupplier clock,
+                         LearnedAddresses learned, DnsTransport transport) throws IOException {
         Policy policy = TestPolicies.load(allowlists, TestPolicies.APP, TestPolicies.OTHER);
         TestUpstream upstream = TestUpstream.start();
         DnsSettings settings = tweak.apply(new DnsSettings(new InetSocketAddress(TestUpstream.LOOPBACK, 0), null,
                 List.of(upstream.address()), Duration.ofSeconds(2), DenyRcode.NXDOMAIN, 1000));
         RecordingListener listener = new RecordingListener();
         try {
-            return new Harness(upstream, listener, DnsFilter.start(settings, () -> policy, listener, learned, clock));
+            return new Harness(upstream, listener, DnsFilter.start(settings, () -> policy, listener, learned, clock, transport));
         } catch (IOException | RuntimeException e) {
             upstream.close();
             throw e;

