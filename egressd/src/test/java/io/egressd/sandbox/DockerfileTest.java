@@ -151,6 +151,9 @@ class DockerfileTest {
                 .orElseThrow();
         // No hsperfdata file; a crash report goes to /tmp.
         assertThat(env).contains("-XX:-UsePerfData").contains("-XX:ErrorFile=/tmp/hs_err_pid%p.log");
+        // Netty's epoll library comes from the image, not unpacked into a (noexec) /tmp at start.
+        assertThat(env).contains("-Djava.library.path=/opt/egressd/native");
+        assertThat(withKeyword("COPY")).contains("COPY --from=build /out/native/ /opt/egressd/native/");
         assertThat(withKeyword("VOLUME")).containsExactly("VOLUME [\"/tmp\"]");
         assertThat(withKeyword("WORKDIR").get(withKeyword("WORKDIR").size() - 1)).isEqualTo("WORKDIR /tmp");
         // The entrypoint execs java so that SIGTERM reaches egressd as PID 1.
