@@ -44,6 +44,7 @@ final class GateInstallingGroup extends RegisteringGroup {
                     // First in the pipeline: sees raw bytes before the HTTP decoder, for the header timeout.
                     ch.pipeline().addFirst(HEAD_WATCH, egressGate.headWatch());
                 }
+                TrackerMonitors.remove(ch.pipeline(), TrackerMonitors.CLIENT);
                 // LittleProxy flushes every message it writes: a response head and its body went out in
                 // two writes. Flushes made while the upstream's read runs (on this same loop) now go out
                 // in one system call once it is done; a close still flushes what is pending first.
