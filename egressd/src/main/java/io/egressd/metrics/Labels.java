@@ -3,7 +3,9 @@ package io.egressd.metrics;
 import io.egressd.policy.Decision;
 import io.egressd.policy.Protocol;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 
 /**
@@ -33,7 +35,24 @@ final class Labels {
      */
     static String server(Decision d) {
         String server = d.server();
-        return server != null && d.mode() != null && SERVER_NAME.matcher(server).matches() ? server : UNKNOWN;
+        return server != null && d.mode() != null && validServerName(server) ? server : UNKNOWN;
+    }
+
+    /** Names that passed the check: a regular expression per request and close is measurable on C1. */
+    private static final Map<String, Boolean> CHECKED = new ConcurrentHashMap<>();
+    /** Server names come from the policy, so few; the bound only keeps a pathological policy from growing it. */
+    private static final int CHECKED_MAX = 1024;
+
+    private static boolean validServerName(String server) {
+        Boolean known = CHECKED.get(server);
+        if (known != null) {
+            return known;
+        }
+        boolean valid = SERVER_NAME.matcher(server).matches();
+        if (CHECKED.size() < CHECKED_MAX) {
+            CHECKED.put(server, valid);
+        }
+        return valid;
     }
 
     static String protocol(Protocol protocol) {

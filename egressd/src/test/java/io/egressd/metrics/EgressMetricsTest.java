@@ -59,6 +59,39 @@ class EgressMetricsTest {
     }
 
     @Test
+    void labelSetsThatDifferInOneLabelCountApartOnEveryRepeat() {
+        // The meters are cached by label set (hand-written key equality): each set keeps its own count.
+        Decision invalidName = new Decision(false, Reason.UNKNOWN_CLIENT, "Not A Name", Mode.ENFORCE, false,
+                "x.example", 80, null, null, Samples.VERSION);
+        for (int i = 0; i < 3; i++) {
+            metrics.decided(Protocol.HTTP, client, Samples.allowed("slack", "slack.com", 443));
+            metrics.decided(Protocol.CONNECT, client, Samples.allowed("slack", "slack.com", 443));
+            metrics.decided(Protocol.CONNECT, client, Samples.allowed("fetch", "slack.com", 443));
+            metrics.decided(Protocol.CONNECT, client, Samples.denied("slack", "evil.example", 443,
+                    Reason.HOST_NOT_ALLOWED));
+            metrics.decided(Protocol.CONNECT, client, Samples.denied("slack", "slack.com", 25,
+                    Reason.PORT_NOT_ALLOWED));
+            metrics.decided(Protocol.HTTP, client, invalidName);
+        }
+        assertThat(value("egressd_decisions_total", Map.of("server", "slack", "protocol", "http",
+                "decision", "allowed"))).isEqualTo(3);
+        assertThat(value("egressd_decisions_total", Map.of("server", "slack", "protocol", "connect",
+                "decision", "allowed"))).isEqualTo(3);
+        assertThat(value("egressd_decisions_total", Map.of("server", "fetch", "protocol", "connect")))
+                .isEqualTo(3);
+        assertThat(value("egressd_decisions_total", Map.of("server", "slack", "reason", "host_not_allowed")))
+                .isEqualTo(3);
+        assertThat(value("egressd_decisions_total", Map.of("server", "slack", "reason", "port_not_allowed")))
+                .isEqualTo(3);
+        assertThat(value("egressd_decisions_total", Map.of("server", "unknown", "reason", "unknown_client")))
+                .isEqualTo(3);
+        assertThat(value("egressd_connections_active", Map.of("server", "slack", "protocol", "http")))
+                .isEqualTo(3);
+        assertThat(value("egressd_connections_active", Map.of("server", "slack", "protocol", "connect")))
+                .isEqualTo(3);
+    }
+
+    @Test
     void reportModeWouldDenyIsItsOwnDecision() {
         metrics.decided(Protocol.CONNECT, client, Samples.wouldDeny("fetch", "tracker.example", 443));
         assertThat(value("egressd_decisions_total", Map.of("server", "fetch", "decision", "would_deny",

@@ -39,12 +39,14 @@ final class CallerLoopGroup extends AbstractEventLoopGroup {
     @Override
     public ChannelFuture register(Channel channel) {
         RelayBuffers.apply(channel);
+        TrackerMonitors.removeFromUpstream(channel);
         return next().register(channel);
     }
 
     @Override
     public ChannelFuture register(ChannelPromise promise) {
         RelayBuffers.apply(promise.channel());
+        TrackerMonitors.removeFromUpstream(promise.channel());
         return next().register(promise);
     }
 
@@ -52,6 +54,7 @@ final class CallerLoopGroup extends AbstractEventLoopGroup {
     @Override
     public ChannelFuture register(Channel channel, ChannelPromise promise) {
         RelayBuffers.apply(channel);
+        TrackerMonitors.removeFromUpstream(channel);
         return next().register(channel, promise);
     }
 

@@ -4,6 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import java.util.function.Supplier;
 
 /**
@@ -18,6 +19,7 @@ final class GateInstallingGroup extends RegisteringGroup {
     static final String LITTLEPROXY_HANDLER = "handler";
     static final String GATE = "egressd-gate";
     static final String HEAD_WATCH = "egressd-head-watch";
+    static final String FLUSHES = "egressd-flushes";
 
     private final Supplier<? extends ChannelHandler> gates;
 
@@ -42,6 +44,12 @@ final class GateInstallingGroup extends RegisteringGroup {
                     // First in the pipeline: sees raw bytes before the HTTP decoder, for the header timeout.
                     ch.pipeline().addFirst(HEAD_WATCH, egressGate.headWatch());
                 }
+                TrackerMonitors.remove(ch.pipeline(), TrackerMonitors.CLIENT);
+                // LittleProxy flushes every message it writes: a response head and its body went out in
+                // two writes. Flushes made while the upstream's read runs (on this same loop) now go out
+                // in one system call once it is done; a close still flushes what is pending first.
+                ch.pipeline().addFirst(FLUSHES, new FlushConsolidationHandler(
+                        FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
             }
         });
     }
