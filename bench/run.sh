@@ -455,7 +455,7 @@ OUT="$OUT_DIR/bench-$(date -u +%Y%m%dT%H%M%SZ).md"
        "(above 0 means other work shared the CPUs: read the CPU-per-operation table)"
   echo
   echo "egressd $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), JVM options:" \
-       "\`$(sed -nE 's/^: "\$\{EGRESSD_JAVA_OPTS:=(.*)\}"$/\1/p' "$ROOT/bin/egressd")\`;" \
+       "\`${EGRESSD_JAVA_OPTS:-$(sed -nE 's/^: "\$\{EGRESSD_JAVA_OPTS:=(.*)\}"$/\1/p' "$ROOT/bin/egressd")}\`$([ -n "${EGRESSD_JAVA_OPTS:-}" ] && echo ' (EGRESSD_JAVA_OPTS)');" \
        "$(java -version 2>&1 | head -1); Squid $(squid -v | sed -nE 's/.*Version ([^ ]+).*/\1/p');" \
        "Unbound $(unbound -V | sed -nE 's/^Version (.*)/\1/p'); dnsmasq $(dnsmasq -v | sed -nE 's/^Dnsmasq version ([^ ]+).*/\1/p');" \
        "nginx $(nginx -v 2>&1 | sed 's|.*/||'); wrk; dnsperf $(dpkg-query -W -f '${Version}' dnsperf 2>/dev/null)"
