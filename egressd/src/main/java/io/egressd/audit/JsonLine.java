@@ -50,7 +50,14 @@ final class JsonLine {
 
     static void quote(StringBuilder out, String s) {
         out.append('"');
-        for (int i = 0; i < s.length(); i++) {
+        // Most values (server, rule, canonical host, policy version) need no escape: copy the
+        // plain prefix in one call instead of a character at a time (audit lines are built on I/O threads).
+        int plain = 0;
+        while (plain < s.length() && needsNoEscape(s.charAt(plain))) {
+            plain++;
+        }
+        out.append(s, 0, plain);
+        for (int i = plain; i < s.length(); i++) {
             char c = s.charAt(i);
             switch (c) {
                 case '"' -> out.append("\\\"");
@@ -71,5 +78,9 @@ final class JsonLine {
             }
         }
         out.append('"');
+    }
+
+    private static boolean needsNoEscape(char c) {
+        return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
     }
 }

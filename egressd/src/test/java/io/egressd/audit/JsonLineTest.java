@@ -50,6 +50,15 @@ class JsonLineTest {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"api.github.com", "allowlists/slack.yaml#allow[1]", "a~ !#$%&'()*+,-./:;<=>?@[]^_`{|}z"})
+    void printableAsciiOtherThanQuoteAndBackslashIsCopiedAsItIs(String value) {
+        assertThat(new JsonLine().string("k", value).end()).isEqualTo("{\"k\":\"" + value + "\"}");
+        // The plain prefix is copied whole; what follows an escape is still escaped one by one.
+        assertThat(new JsonLine().string("k", value + "\"" + value + "\n").end())
+                .isEqualTo("{\"k\":\"" + value + "\\\"" + value + "\\n\"}");
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {"skipped"})
     void nullValuesLeaveTheFieldOut(String name) {
         assertThat(new JsonLine().string("a", "x").string(name, null).string("b", "y").end())
