@@ -27,23 +27,29 @@ abstract class RegisteringGroup extends AbstractEventLoopGroup {
     /** Called for each channel just before it is registered with the wrapped group. */
     abstract void registering(Channel channel);
 
+    EventLoopGroup delegate() {
+        return delegate;
+    }
+
+    // Registered with next(), as the wrapped group would itself, so that a subclass choosing the
+    // loop (CallerLoopGroup) only overrides next().
     @Override
     public ChannelFuture register(Channel channel) {
         registering(channel);
-        return delegate.register(channel);
+        return next().register(channel);
     }
 
     @Override
     public ChannelFuture register(ChannelPromise promise) {
         registering(promise.channel());
-        return delegate.register(promise);
+        return next().register(promise);
     }
 
     @Deprecated
     @Override
     public ChannelFuture register(Channel channel, ChannelPromise promise) {
         registering(channel);
-        return delegate.register(channel, promise);
+        return next().register(channel, promise);
     }
 
     @Override
