@@ -53,19 +53,8 @@ class SighupTest {
         Path file = dir.resolve("slack.yaml");
         Files.writeString(file, PolicyReloaderTest.SLACK);
         String v1 = AllowlistLoader.load(dir, GlobalDeny.BUILT_IN).version();
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        probe = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-                SighupProbe.class.getName(), dir.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        Thread reader = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(probe.getInputStream(),
-                    StandardCharsets.UTF_8))) {
-                r.lines().forEach(lines::add);
-            } catch (Exception e) {
-                lines.add("read failed: " + e);
-            }
-        });
-        reader.setDaemon(true);
-        reader.start();
+        // SIGHUP at its default in the probe, whatever this JVM inherited (a suite run under nohup ignores it).
+        startProbe("--default-signal=HUP");
 
         assertThat(next()).isEqualTo("loaded startup " + v1);
         assertThat(next()).isEqualTo("ready " + probe.pid());
@@ -81,5 +70,32 @@ class SighupTest {
         hup();
         assertThat(next()).isEqualTo("rejected signal " + v2 + " " + errors);
         assertThat(probe.isAlive()).as("SIGHUP no longer ends the JVM").isTrue();
+    }
+
+    @Test
+    void aProcessStartedWithSighupIgnoredSaysItCannotReloadOnSighup() throws Exception {
+        Files.writeString(dir.resolve("slack.yaml"), PolicyReloaderTest.SLACK);
+        String v1 = AllowlistLoader.load(dir, GlobalDeny.BUILT_IN).version();
+        startProbe("--ignore-signal=HUP");
+
+        assertThat(next()).isEqualTo("loaded startup " + v1);
+        // Not "ready": the JVM would not install the handler, and install() must not pretend it did.
+        assertThat(next()).isEqualTo("no-signals " + probe.pid());
+    }
+
+    private void startProbe(String envSignalOption) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        probe = new ProcessBuilder("env", envSignalOption, java, "-cp", System.getProperty("java.class.path"),
+                SighupProbe.class.getName(), dir.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        Thread reader = new Thread(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(probe.getInputStream(),
+                    StandardCharsets.UTF_8))) {
+                r.lines().forEach(lines::add);
+            } catch (Exception e) {
+                lines.add("read failed: " + e);
+            }
+        });
+        reader.setDaemon(true);
+        reader.start();
     }
 }
