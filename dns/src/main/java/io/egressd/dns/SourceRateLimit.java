@@ -10,8 +10,8 @@ import java.util.function.LongSupplier;
  * at most {@code burst}. One source using up its bucket leaves every other source's untouched.
  *
  * <p>Shared by the UDP sockets of the port, one per I/O thread: a source's datagrams may reach
- * any of them (the kernel spreads by address and port), so its bucket is one. Synchronized: one
- * uncontended lock per datagram is small next to decoding it. The sources it tracks
+ * any of them (the kernel spreads by address and port), so its bucket is one. Synchronized: the
+ * I/O threads share one lock, held for a map lookup per datagram, which is small next to decoding it. The sources it tracks
  * are bounded (least recently seen forgotten first), so spoofed source addresses cannot grow
  * it; a forgotten source comes back with a full bucket, which is all a bucket of a quiet source
  * would hold anyway.
@@ -39,10 +39,12 @@ final class SourceRateLimit {
     }
 
     /** Takes one query from {@code source}'s bucket; false when it is empty. Always true when off. */
-    synchronized boolean tryQuery(InetAddress source) {
-        if (perSecond == 0) {
-            return true;
-        }
+    boolean tryQuery(InetAddress source) {
+        // Off: no lock taken at all on the per-datagram path.
+        return perSecond == 0 || take(source);
+    }
+
+    private synchronized boolean take(InetAddress source) {
         long now = nanoClock.getAsLong();
         Bucket b = buckets.get(source);
         if (b == null) {

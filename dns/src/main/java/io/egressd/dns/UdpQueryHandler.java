@@ -77,7 +77,7 @@ final class UdpQueryHandler extends SimpleChannelInboundHandler<DatagramPacket> 
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // The UDP channel serves every client: log and keep it open, whatever happened (a reply
+        // This socket serves its share of the port's clients: log and keep it open, whatever happened (a reply
         // that could not be sent ends up here too).
         log.debug("UDP listener error: {}", cause.toString());
     }

@@ -145,8 +145,9 @@ final class Exchange {
     }
 
     /**
-     * An HTTP upstream connection of this client connection closed; called on an upstream I/O
-     * thread, after LittleProxy has handed on everything the upstream sent.
+     * An HTTP upstream connection of this client connection closed; called on the upstream's I/O
+     * thread (normally the client's own loop: still handed on as a task, since the gate must not
+     * run inside LittleProxy's callback), after LittleProxy has handed on everything the upstream sent.
      */
     void upstreamClosed(InetSocketAddress upstream) {
         try {

@@ -41,7 +41,7 @@ final class GateInstallingGroup extends RegisteringGroup {
                 // Likewise if it renames its decoder: request heads are only ever read strictly.
                 ch.pipeline().replace(StrictRequestDecoder.NAME, StrictRequestDecoder.NAME, new StrictRequestDecoder());
                 if (gate instanceof EgressGate egressGate) {
-                    // First in the pipeline: sees raw bytes before the HTTP decoder, for the header timeout.
+                    // Ahead of the HTTP decoder: sees raw bytes, for the header timeout.
                     ch.pipeline().addFirst(HEAD_WATCH, egressGate.headWatch());
                 }
                 TrackerMonitors.remove(ch.pipeline(), TrackerMonitors.CLIENT);

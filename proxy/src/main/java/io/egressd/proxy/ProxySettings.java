@@ -9,13 +9,15 @@ import java.util.Objects;
  *
  * @param listen          address to listen on; port 0 picks a free port
  * @param boundServer     the one server every client of this listener is (sidecar), or null
- * @param connectTimeout  limit for resolving a name (502 past it) and, separately, for opening the upstream connection (504)
+ * @param connectTimeout  HTTP proxy: limit for resolving a name (502 past it) and, separately, for opening the
+ *                        upstream connection (504); SOCKS5 and forwards: one budget for both (see StreamConfig)
  * @param idleTimeout     a connection with no traffic either way for this long is closed; at least 1s
  * @param maxConnections  client connections the front holds at once; one more is closed at accept, unread
  * @param acceptorThreads threads accepting client connections
  * @param clientThreads   I/O threads for client connections
- * @param upstreamThreads LittleProxy's upstream pool, which stays unstarted: the HTTP proxy registers each
- *                        upstream channel on its client's loop ({@link CallerLoopGroup})
+ * @param upstreamThreads LittleProxy's upstream pool: LittleProxy builds it (a selector per thread), but the
+ *                        HTTP proxy registers each upstream channel on its client's loop ({@link CallerLoopGroup}),
+ *                        so one thread, never started, is enough
  * @param headerTimeout   the HTTP proxy closes a connection that has not sent a complete request head this long
  *                        after it opened, or after the first byte of a later request
  * @param maxConnectionsPerSource client connections the front holds at once from one source address; one
@@ -72,12 +74,12 @@ public record ProxySettings(InetSocketAddress listen, String boundServer, Durati
 
     /**
      * design.md section 9's defaults: 10s connect, 300s idle, 10000 connections; one acceptor
-     * and one client I/O thread per core (at least two), measured in docs/benchmarks.md.
+     * and one client I/O thread per core (at least two), measured in docs/benchmarks.md; one
+     * upstream thread, never used (see {@code upstreamThreads}).
      */
     public static ProxySettings defaults(InetSocketAddress listen) {
         int cpus = Math.max(2, Runtime.getRuntime().availableProcessors());
-        return new ProxySettings(listen, null, Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000, 1, cpus,
-                cpus);
+        return new ProxySettings(listen, null, Duration.ofSeconds(10), Duration.ofSeconds(300), 10_000, 1, cpus, 1);
     }
 
     public ProxySettings withBoundServer(String server) {
