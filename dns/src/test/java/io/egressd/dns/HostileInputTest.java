@@ -2,6 +2,7 @@ package io.egressd.dns;
 
 import static io.egressd.dns.TestUpstream.a;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
@@ -17,7 +18,9 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -42,7 +45,9 @@ class HostileInputTest {
 
     @BeforeAll
     static void start() throws Exception {
-        dns = Harness.start(allowlists);
+        // The per-source UDP rate limit off: at its default a few hundred of the garbage datagrams
+        // would be dropped before decoding, and never reach the decoder this test is about.
+        dns = Harness.start(allowlists, s -> s.withUdpRateLimit(0, 1), System::nanoTime);
         dns.upstream.answer("api.example.com", Type.A, a("api.example.com", 300, "93.184.215.60"));
         log.start();
         ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).addAppender(log);
@@ -100,18 +105,48 @@ class HostileInputTest {
     @Test
     void randomDatagramsDoNotStopTheServer() throws Exception {
         Random random = new Random(10);
+        int answerable = 0;
+        AtomicInteger replies = new AtomicInteger();
         try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+            countReplies(socket, replies);
+            InetSocketAddress from = (InetSocketAddress) socket.getLocalSocketAddress();
             for (int i = 0; i < INPUTS; i++) {
                 byte[] bytes = garbage(random, i);
+                // What the server's decoder makes of it, worked out here: all but a Drop deserve one reply.
+                answerable += QueryDecoder.decode(bytes, from, false) instanceof Decoded.Drop ? 0 : 1;
                 socket.send(new DatagramPacket(bytes, bytes.length, dns.filter.udpAddress()));
                 if (i % 100 == 99) {
                     // Let the server catch up, so the garbage is parsed rather than dropped by the kernel.
                     assertThat(new Message(syncOverUdp()).getRcode()).isEqualTo(Rcode.NOERROR);
                 }
             }
+            assertThat(dns.listener.dropped.get()).as("datagrams dropped unread by the rate limit").isZero();
+            // Every datagram was decoded: none dropped by a rate limit, and one reply for each that
+            // deserves one (a reply for a forwarded query may come after the upstream timeout).
+            int expected = answerable;
+            await().atMost(Duration.ofSeconds(15)).untilAsserted(() ->
+                    assertThat(replies.get()).as("replies to the garbage").isEqualTo(expected));
         }
+        assertThat(answerable).as("garbage that reaches past the header checks").isGreaterThan(INPUTS / 2);
         assertStillAnswers();
         assertNoStackTraces();
+    }
+
+    /** Counts the datagrams {@code socket} receives, on a thread of its own until the socket closes. */
+    private static void countReplies(DatagramSocket socket, AtomicInteger replies) {
+        Thread t = new Thread(() -> {
+            byte[] buffer = new byte[65535];
+            while (!socket.isClosed()) {
+                try {
+                    socket.receive(new DatagramPacket(buffer, buffer.length));
+                    replies.incrementAndGet();
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        }, "garbage-replies");
+        t.setDaemon(true);
+        t.start();
     }
 
     @Test

@@ -3,6 +3,7 @@ package io.egressd.dns;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.egressd.policy.Reason;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -22,9 +23,10 @@ import org.xbill.DNS.Rcode;
 import org.xbill.DNS.Type;
 
 /**
- * DNS over TCP under floods: unknown sources and connections over the global or per-source
- * caps are closed at accept, unread; a frame trickled in is closed at the frame timeout; a
- * frame of the full 65,535 bytes is still read.
+ * DNS over TCP under floods: connections over the global or per-source caps are closed at
+ * accept, unread, from unknown sources (whose queries are otherwise answered REFUSED) as from
+ * known ones; a frame trickled in is closed at the frame timeout; a frame of the full 65,535
+ * bytes is still read.
  */
 class TcpLimitsTest {
 
@@ -79,16 +81,41 @@ class TcpLimitsTest {
     }
 
     @Test
-    void anUnknownSourceIsClosedBeforeAnythingIsRead() throws Exception {
-        try (Harness dns = started(Harness.start(allowlists));
-             Socket unknown = from("127.0.0.9", dns.filter.tcpAddress())) {
-            new DataOutputStream(unknown.getOutputStream()).writeShort(12);
-            assertThat(closedByPeer(unknown, Duration.ofSeconds(5))).isTrue();
-            assertThat(dns.filter.openTcpConnections()).isZero();
-            assertThat(dns.listener.queries).isEmpty();
-            assertThat(dns.listener.rejected).containsExactly("dns_tcp/unknown_source");
-            try (Socket app = from("127.0.0.1", dns.filter.tcpAddress())) {
-                assertThat(ask(app, 7).getRcode()).isEqualTo(Rcode.NOERROR);
+    void anUnknownSourceIsAnsweredRefusedWithinTheSameConnectionCaps() throws Exception {
+        List<Socket> sockets = new ArrayList<>();
+        try (Harness dns = started(Harness.start(allowlists, s -> s.withTcpLimits(3, 2, Duration.ofSeconds(5)),
+                System::nanoTime))) {
+            InetSocketAddress tcp = dns.filter.tcpAddress();
+            Socket first = from("127.0.0.9", tcp);
+            Socket second = from("127.0.0.9", tcp);
+            sockets.addAll(List.of(first, second));
+            // Each query answered REFUSED, and the connection goes on for the next.
+            assertThat(ask(first, 1).getRcode()).isEqualTo(Rcode.REFUSED);
+            assertThat(ask(first, 2).getRcode()).isEqualTo(Rcode.REFUSED);
+            assertThat(ask(second, 3).getRcode()).isEqualTo(Rcode.REFUSED);
+            assertThat(dns.upstream.queries()).isZero();
+            assertThat(dns.listener.queries).hasSize(3).allSatisfy(q -> {
+                assertThat(q.decision().reason()).isEqualTo(Reason.UNKNOWN_CLIENT);
+                assertThat(q.rcode()).isEqualTo("REFUSED");
+            });
+
+            // The per-source cap holds for an unknown source as for any: its third is closed at accept ...
+            try (Socket third = from("127.0.0.9", tcp)) {
+                assertThat(closedByPeer(third, Duration.ofSeconds(5))).isTrue();
+            }
+            assertThat(dns.filter.openTcpConnections()).isEqualTo(2);
+            // ... a known client takes the last slot, and the global cap closes the next, whoever it is.
+            Socket app = from("127.0.0.1", tcp);
+            sockets.add(app);
+            assertThat(ask(app, 4).getRcode()).isEqualTo(Rcode.NOERROR);
+            try (Socket over = from("127.0.0.10", tcp)) {
+                assertThat(closedByPeer(over, Duration.ofSeconds(5))).isTrue();
+            }
+            assertThat(dns.listener.rejected).containsExactly("dns_tcp/max_connections_per_source",
+                    "dns_tcp/max_connections");
+        } finally {
+            for (Socket s : sockets) {
+                s.close();
             }
         }
     }

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -41,6 +43,9 @@ class TruncationTest {
             medium.add(TestUpstream.txt("medium.example.org", 300, String.valueOf(i).repeat(180)));
         }
         dns.upstream.answer("medium.example.org", Type.TXT, medium.toArray(Record[]::new));
+        dns.upstream.answer("three.example.org", Type.TXT, medium.subList(0, 3).stream()
+                .map(r -> TestUpstream.txt("three.example.org", 300, ((TXTRecord) r).getStrings().get(0)))
+                .toArray(Record[]::new));
     }
 
     @AfterAll
@@ -81,6 +86,35 @@ class TruncationTest {
         Message truncated = new Message(large);
         assertThat(truncated.getHeader().getFlag(Flags.TC)).isTrue();
         assertThat(truncated.getOPT()).as("the OPT record survives truncation").isNotNull();
+    }
+
+    @Test
+    void aPayloadSizeBetween512And1232IsTheLimit() throws Exception {
+        // medium.example.org's answer is about 820 bytes: over 700 (whole at 1232, above).
+        byte[] wire = RawClient.udp(dns.port(), offering(700, "medium.example.org").toWire());
+        assertThat(wire.length).isLessThanOrEqualTo(700);
+        Message cut = new Message(wire);
+        assertThat(cut.getHeader().getFlag(Flags.TC)).isTrue();
+        assertThat(cut.getOPT()).isNotNull();
+
+        // About 630 bytes: over 512 but within 700, so it comes whole.
+        byte[] fits = RawClient.udp(dns.port(), offering(700, "three.example.org").toWire());
+        assertThat(fits.length).isBetween(513, 700);
+        Message whole = new Message(fits);
+        assertThat(whole.getHeader().getFlag(Flags.TC)).isFalse();
+        assertThat(whole.getSection(Section.ANSWER)).hasSize(3);
+
+        Dig.Result dig = Dig.query(dns.port(), "big.example.org", "TXT", "+notcp", "+ignore", "+bufsize=700");
+        assertThat(dig.flags()).contains("qr", "tc");
+        Matcher size = Pattern.compile("MSG SIZE +rcvd: (\\d+)").matcher(dig.output());
+        assertThat(size.find()).as(dig.output()).isTrue();
+        assertThat(Integer.parseInt(size.group(1))).isLessThanOrEqualTo(700);
+    }
+
+    private static Message offering(int payloadSize, String name) {
+        Message query = Harness.newQuery(name, Type.TXT);
+        query.addRecord(new OPTRecord(payloadSize, 0, 0), Section.ADDITIONAL);
+        return query;
     }
 
     @Test

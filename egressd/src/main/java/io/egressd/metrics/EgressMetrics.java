@@ -86,7 +86,7 @@ public final class EgressMetrics implements EgressListener, ReloadListener {
             Front.FORWARD, List.of(Rejection.MAX_CONNECTIONS, Rejection.MAX_CONNECTIONS_PER_SOURCE,
                     Rejection.IDLE_TIMEOUT),
             Front.DNS_TCP, List.of(Rejection.MAX_CONNECTIONS, Rejection.MAX_CONNECTIONS_PER_SOURCE,
-                    Rejection.UNKNOWN_SOURCE, Rejection.FRAME_TIMEOUT, Rejection.IDLE_TIMEOUT));
+                    Rejection.FRAME_TIMEOUT, Rejection.IDLE_TIMEOUT));
 
     /** The histogram buckets of egressd_upstream_connect_seconds: loopback to a slow far-away upstream. */
     static final Duration[] CONNECT_BUCKETS = {

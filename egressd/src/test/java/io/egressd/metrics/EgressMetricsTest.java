@@ -234,7 +234,7 @@ class EgressMetricsTest {
         metrics.rejected(Front.HTTP, Rejection.MAX_CONNECTIONS_PER_SOURCE);
         metrics.rejected(Front.HTTP, Rejection.MAX_CONNECTIONS_PER_SOURCE);
         metrics.rejected(Front.SOCKS5, Rejection.MAX_CONNECTIONS);
-        metrics.rejected(Front.DNS_TCP, Rejection.UNKNOWN_SOURCE);
+        metrics.rejected(Front.DNS_TCP, Rejection.FRAME_TIMEOUT);
         metrics.queryDropped(Rejection.RATE_LIMITED);
 
         assertThat(value("egressd_connections_rejected_total", Map.of("listener", "http",
@@ -242,7 +242,7 @@ class EgressMetricsTest {
         assertThat(value("egressd_connections_rejected_total", Map.of("listener", "socks5",
                 "reason", "max_connections"))).isEqualTo(1);
         assertThat(value("egressd_connections_rejected_total", Map.of("listener", "dns_tcp",
-                "reason", "unknown_source"))).isEqualTo(1);
+                "reason", "frame_timeout"))).isEqualTo(1);
         assertThat(value("egressd_connections_rejected_total", Map.of())).isEqualTo(4);
         assertThat(value("egressd_dns_queries_dropped_total", Map.of("reason", "rate_limited"))).isEqualTo(1);
         assertThat(Exposition.samples(prometheus.scrape(), "egressd_connections_rejected_total"))

@@ -11,8 +11,6 @@ public enum Rejection {
     MAX_CONNECTIONS,
     /** Over {@code max_connections_per_source}: closed at accept, unread. */
     MAX_CONNECTIONS_PER_SOURCE,
-    /** A DNS TCP connection from a source no allowlist claims: closed at accept, unread. */
-    UNKNOWN_SOURCE,
     /** No complete HTTP request head within {@code header_timeout}. */
     HEADER_TIMEOUT,
     /** A DNS TCP connection held part of a query longer than {@code tcp_frame_timeout}. */
