@@ -53,6 +53,8 @@ class AuditTrailIT {
 
     /** How long one CONNECT tunnel is held open: its egress.closed must say at least this. */
     static final long HELD_MILLIS = 500;
+    /** The size of the one plain HTTP request body sent. */
+    static final int POSTED = 1234;
 
     @TempDir
     Path dir;
@@ -121,8 +123,12 @@ class AuditTrailIT {
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .proxy(ProxySelector.of(egressd.proxy())).connectTimeout(Duration.ofSeconds(5)).build();
         for (int i = 1; i <= 3; i++) {
+            // The last one a POST with a body of known size: egress.closed counts bodies, not heads.
+            HttpRequest.BodyPublisher body = i == 3 ? HttpRequest.BodyPublishers.ofString("p".repeat(POSTED))
+                    : HttpRequest.BodyPublishers.noBody();
             HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(http.url("/java-" + i)))
-                    .timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofString());
+                    .method(i == 3 ? "POST" : "GET", body).timeout(Duration.ofSeconds(20)).build(),
+                    HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).isEqualTo(200);
             assertThat(r.body()).isEqualTo(HttpUpstream.BODY);
         }
@@ -294,6 +300,12 @@ class AuditTrailIT {
         assertThat(closed.stream().filter(e -> e.get("port").asInt() == echo.port())
                 .map(e -> e.get("bytes_sent").asLong() + "/" + e.get("bytes_received").asLong()))
                 .containsExactlyInAnyOrder("1500/1500", "7/7");
+        // Plain HTTP: one egress.closed per request, the three on one kept-alive connection included, and
+        // its bytes are the bodies only (no request line, status line or headers): the POST's 1234, the answer's 20.
+        assertThat(closed.stream().filter(e -> text(e, "protocol").equals("http"))
+                .map(e -> e.get("bytes_sent").asLong() + "/" + e.get("bytes_received").asLong()))
+                .containsExactlyInAnyOrder("0/20", "0/20", "0/20", "0/20", POSTED + "/20");
+        assertThat(HttpUpstream.BODY).hasSize(20);
         // The held tunnel's duration is real time: at least the hold, and not wildly more.
         assertThat(closed.stream().filter(e -> e.get("port").asInt() == echo.port()
                 && e.get("bytes_sent").asLong() == 7).map(e -> e.get("duration_ms").asLong()))
