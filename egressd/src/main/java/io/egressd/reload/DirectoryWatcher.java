@@ -32,6 +32,7 @@ final class DirectoryWatcher implements AutoCloseable {
     private final ScheduledExecutorService poller;
     private final Duration pollInterval;
     private final boolean useWatchService;
+    private final WatchServices watchServices;
     // Only the poller's one thread touches it: the poll task, and reloads through seen().
     private List<String> lastSeen;
     private WatchService watchService;
@@ -46,18 +47,32 @@ final class DirectoryWatcher implements AutoCloseable {
      */
     DirectoryWatcher(Path directory, List<String> baseline, Runnable onChange, ScheduledExecutorService poller,
                      Duration pollInterval, boolean useWatchService) {
+        this(directory, baseline, onChange, poller, pollInterval, useWatchService, WatchServices.SYSTEM);
+    }
+
+    DirectoryWatcher(Path directory, List<String> baseline, Runnable onChange, ScheduledExecutorService poller,
+                     Duration pollInterval, boolean useWatchService, WatchServices watchServices) {
         this.directory = directory;
         this.lastSeen = baseline;
         this.onChange = onChange;
         this.poller = poller;
         this.pollInterval = pollInterval;
         this.useWatchService = useWatchService;
+        this.watchServices = watchServices;
+    }
+
+    /** Where the WatchService comes from; a seam so a test can take it away as inotify limits would. */
+    @FunctionalInterface
+    interface WatchServices {
+        WatchServices SYSTEM = directory -> directory.getFileSystem().newWatchService();
+
+        WatchService open(Path directory) throws IOException;
     }
 
     void start() {
         if (useWatchService) {
             try {
-                watchService = directory.getFileSystem().newWatchService();
+                watchService = watchServices.open(directory);
                 register();
                 watchThread = new Thread(this::watch, "egressd-policy-watch");
                 watchThread.setDaemon(true);

@@ -32,6 +32,7 @@ public final class PolicyReloader implements Supplier<Policy>, AutoCloseable {
     private final GlobalDeny deny;
     private final ReloadListener listener;
     private final ReloadSettings settings;
+    private final DirectoryWatcher.WatchServices watchServices;
     private final List<String> baseline;
     // An AtomicReference is all the fronts need: a Policy is immutable, so one volatile read gives a whole, consistent policy.
     private final AtomicReference<Policy> current;
@@ -44,11 +45,12 @@ public final class PolicyReloader implements Supplier<Policy>, AutoCloseable {
     private volatile DirectoryWatcher watcher;
 
     private PolicyReloader(Path directory, GlobalDeny deny, ReloadListener listener, ReloadSettings settings,
-                           List<String> baseline, Policy initial) {
+                           DirectoryWatcher.WatchServices watchServices, List<String> baseline, Policy initial) {
         this.directory = directory;
         this.deny = deny;
         this.listener = listener;
         this.settings = settings;
+        this.watchServices = watchServices;
         this.baseline = baseline;
         this.current = new AtomicReference<>(initial);
         this.worker = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -68,9 +70,16 @@ public final class PolicyReloader implements Supplier<Policy>, AutoCloseable {
      */
     public static PolicyReloader load(Path directory, GlobalDeny deny, ReloadListener listener,
                                       ReloadSettings settings) throws PolicyException {
+        return load(directory, deny, listener, settings, DirectoryWatcher.WatchServices.SYSTEM);
+    }
+
+    /** As above, the directory's WatchService opened by {@code watchServices}. */
+    static PolicyReloader load(Path directory, GlobalDeny deny, ReloadListener listener, ReloadSettings settings,
+                               DirectoryWatcher.WatchServices watchServices) throws PolicyException {
         List<String> baseline = DirectoryFingerprint.of(directory);
         Policy initial = AllowlistLoader.load(directory, deny);
-        PolicyReloader reloader = new PolicyReloader(directory, deny, listener, settings, baseline, initial);
+        PolicyReloader reloader = new PolicyReloader(directory, deny, listener, settings, watchServices, baseline,
+                initial);
         listener.loaded(initial, Trigger.STARTUP);
         return reloader;
     }
@@ -85,7 +94,7 @@ public final class PolicyReloader implements Supplier<Policy>, AutoCloseable {
     public synchronized void start() {
         if (watcher == null) {
             watcher = new DirectoryWatcher(directory, baseline, coalescer::signal, worker,
-                    settings.pollInterval(), settings.useWatchService());
+                    settings.pollInterval(), settings.useWatchService(), watchServices);
             watcher.start();
         }
     }

@@ -121,8 +121,8 @@ class AuditStdoutFaultIT {
         reader.start();
         Matcher m = ready.get(60, TimeUnit.SECONDS);
         assertThat(firstLine.get(30, TimeUnit.SECONDS)).contains("\"event\":\"policy.loaded\"");
-        InetSocketAddress proxy = new InetSocketAddress("127.0.0.1", Integer.parseInt(m.group(1)));
-        int admin = Integer.parseInt(m.group(3));
+        InetSocketAddress proxy = new InetSocketAddress("127.0.0.1", Integer.parseInt(m.group("proxy")));
+        int admin = Integer.parseInt(m.group("admin"));
 
         HttpClient client = HttpClient.newBuilder().proxy(ProxySelector.of(proxy)).build();
         HttpClient plain = HttpClient.newHttpClient();

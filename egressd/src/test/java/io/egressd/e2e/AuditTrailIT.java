@@ -22,6 +22,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -47,6 +50,11 @@ import tools.jackson.databind.JsonNode;
  */
 @ExtendWith(E2eExtension.class)
 class AuditTrailIT {
+
+    /** How long one CONNECT tunnel is held open: its egress.closed must say at least this. */
+    static final long HELD_MILLIS = 500;
+    /** The size of the one plain HTTP request body sent. */
+    static final int POSTED = 1234;
 
     @TempDir
     Path dir;
@@ -115,8 +123,12 @@ class AuditTrailIT {
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .proxy(ProxySelector.of(egressd.proxy())).connectTimeout(Duration.ofSeconds(5)).build();
         for (int i = 1; i <= 3; i++) {
+            // The last one a POST with a body of known size: egress.closed counts bodies, not heads.
+            HttpRequest.BodyPublisher body = i == 3 ? HttpRequest.BodyPublishers.ofString("p".repeat(POSTED))
+                    : HttpRequest.BodyPublishers.noBody();
             HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(http.url("/java-" + i)))
-                    .timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofString());
+                    .method(i == 3 ? "POST" : "GET", body).timeout(Duration.ofSeconds(20)).build(),
+                    HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).isEqualTo(200);
             assertThat(r.body()).isEqualTo(HttpUpstream.BODY);
         }
@@ -155,6 +167,8 @@ class AuditTrailIT {
             assertThat(tunnel.connect("127.0.0.1:" + echo.port()).status()).isEqualTo(200);
             assertThat(new String(tunnel.echo("hello\r\n".getBytes(StandardCharsets.US_ASCII)),
                     StandardCharsets.US_ASCII)).isEqualTo("hello\r\n");
+            // Held open, so its duration_ms can be checked against real time.
+            Thread.sleep(HELD_MILLIS);
         }
         Tools.Result tunneled = Tools.curl(proxy, "-p", http.url("/tunneled"));
         assertThat(tunneled.out()).contains("HTTP/1.1 200").endsWith(HttpUpstream.BODY);
@@ -286,6 +300,16 @@ class AuditTrailIT {
         assertThat(closed.stream().filter(e -> e.get("port").asInt() == echo.port())
                 .map(e -> e.get("bytes_sent").asLong() + "/" + e.get("bytes_received").asLong()))
                 .containsExactlyInAnyOrder("1500/1500", "7/7");
+        // Plain HTTP: one egress.closed per request, the three on one kept-alive connection included, and
+        // its bytes are the bodies only (no request line, status line or headers): the POST's 1234, the answer's 20.
+        assertThat(closed.stream().filter(e -> text(e, "protocol").equals("http"))
+                .map(e -> e.get("bytes_sent").asLong() + "/" + e.get("bytes_received").asLong()))
+                .containsExactlyInAnyOrder("0/20", "0/20", "0/20", "0/20", POSTED + "/20");
+        assertThat(HttpUpstream.BODY).hasSize(20);
+        // The held tunnel's duration is real time: at least the hold, and not wildly more.
+        assertThat(closed.stream().filter(e -> e.get("port").asInt() == echo.port()
+                && e.get("bytes_sent").asLong() == 7).map(e -> e.get("duration_ms").asLong()))
+                .singleElement().satisfies(ms -> assertThat(ms).isBetween(HELD_MILLIS, HELD_MILLIS + 5000));
         assertThat(Exposition.samples(metrics, "egressd_connections_active")).allSatisfy(s ->
                 assertThat(s.value()).as("open connections " + s.labels()).isZero());
 
@@ -332,6 +356,83 @@ class AuditTrailIT {
         // Stopping drains the queue: the trail is complete, no line lost or repeated at shutdown.
         egressd.stop();
         assertThat(egressd.stdout()).hasSize((int) total);
+    }
+
+    /**
+     * docs/metrics.md against a real scrape: every egressd family the daemon exposes has its row
+     * in the table, with its type; every egressd_ name the page mentions is exposed; every JVM,
+     * process and system family is listed, by name or under a listed prefix such as jvm_gc_*.
+     */
+    @Test
+    void metricsDocListsEveryExposedFamilyAndEveryListedMetricIsExposed() throws Exception {
+        // The families born with their first label set: a decision and a closed connection (HTTP), a DNS query.
+        assertThat(Tools.curl(egressd.proxyUrl(), http.url("/doc")).out()).startsWith("HTTP/1.1 200");
+        assertThat(Tools.dig("127.0.0.1", egressd.dnsPort, "allowed.example.com", "A").out())
+                .contains("status: NOERROR");
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+                .until(() -> egressd.scrape().contains("\negressd_bytes_total{"));
+        String metrics = egressd.scrape();
+        Map<String, String> families = new TreeMap<>();
+        for (String line : metrics.split("\n")) {
+            if (line.startsWith("# TYPE ")) {
+                String[] parts = line.split(" ");
+                families.put(parts[2], parts[3]);
+            }
+        }
+        String doc = Files.readString(Egressd.ROOT.resolve("docs/metrics.md"));
+        // The table's rows: | `name` | type | labels | meaning |
+        Map<String, String> rows = new TreeMap<>();
+        Map<String, String> rowText = new TreeMap<>();
+        Matcher row = Pattern.compile("(?m)^\\| `(egressd_[a-z0-9_]+)` \\| ([a-z]+) \\|(.*)$").matcher(doc);
+        while (row.find()) {
+            rows.put(row.group(1), row.group(2));
+            rowText.put(row.group(1), row.group(3));
+        }
+        assertThat(rows).as("rows of the egressd metrics table").hasSizeGreaterThan(10);
+
+        List<String> undocumented = new ArrayList<>();
+        families.forEach((name, type) -> {
+            if (!name.startsWith("egressd_")) {
+                return;
+            }
+            String base = name.endsWith("_max") ? name.substring(0, name.length() - 4) : null;
+            if (rows.containsKey(name)) {
+                assertThat(rows.get(name)).as("type of " + name + " in docs/metrics.md").isEqualTo(type);
+            } else if (base != null && "histogram".equals(rows.get(base)) && rowText.get(base).contains("`_max`")) {
+                assertThat(type).isEqualTo("gauge"); // a histogram's _max, documented in its row
+            } else {
+                undocumented.add(name);
+            }
+        });
+
+        List<String> exposedNames = new ArrayList<>(families.keySet());
+        Exposition.parse(metrics).forEach(sample -> exposedNames.add(sample.name()));
+        // Not the recording rules' server:egressd_...:increase5m.
+        Matcher mentioned = Pattern.compile("(?<![:\\w])egressd_[a-z0-9_]+").matcher(doc);
+        List<String> notExposed = new ArrayList<>();
+        while (mentioned.find()) {
+            if (!exposedNames.contains(mentioned.group())) {
+                notExposed.add(mentioned.group());
+            }
+        }
+
+        List<String> listed = new ArrayList<>();
+        Matcher name = Pattern.compile("`((?:jvm|process|system)_[a-z0-9_]*\\*?)`").matcher(doc);
+        while (name.find()) {
+            listed.add(name.group(1));
+        }
+        List<String> unlisted = families.keySet().stream().filter(f -> !f.startsWith("egressd_"))
+                .filter(f -> listed.stream().noneMatch(l -> l.equals(f)
+                        || l.endsWith("*") && f.startsWith(l.substring(0, l.length() - 1)))).toList();
+        SoftAssertions.assertSoftly(soft -> {
+            soft.assertThat(undocumented).as("egressd families exposed but not in docs/metrics.md").isEmpty();
+            soft.assertThat(notExposed).as("egressd_ names in docs/metrics.md that the daemon does not expose")
+                    .isEmpty();
+            soft.assertThat(unlisted).as("JVM, process and system families exposed but not listed in"
+                    + " docs/metrics.md").isEmpty();
+        });
+        assertThat(families).as("the JVM binders are there at all").containsKeys("jvm_memory_used_bytes",
+                "process_cpu_seconds_total");
     }
 
     private static String denied(String protocol, String host, int port, String rule, String reason,

@@ -42,8 +42,9 @@ final class Egressd implements AutoCloseable {
     static final Path ROOT = AuditSchema.ROOT;
 
     static final Pattern READY = Pattern.compile(
-            "egressd: listening: proxy on 127\\.0\\.0\\.1:(\\d+), dns on 127\\.0\\.0\\.1:(\\d+) \\(udp\\+tcp\\),"
-                    + " admin on 127\\.0\\.0\\.1:(\\d+); policy ([0-9a-f]{12}) with (\\d+) servers?");
+            "egressd: listening: proxy on 127\\.0\\.0\\.1:(?<proxy>\\d+), (?:socks on 127\\.0\\.0\\.1:(?<socks>\\d+), )?"
+                    + "dns on 127\\.0\\.0\\.1:(?<dns>\\d+) \\(udp\\+tcp\\), (?:forwards on [0-9.: ]+, )?"
+                    + "admin on 127\\.0\\.0\\.1:(?<admin>\\d+); policy (?<version>[0-9a-f]{12}) with \\d+ servers?");
 
     /** Every daemon started by the running test class, for {@link E2eExtension} to show after a failure. */
     static final List<Egressd> STARTED = Collections.synchronizedList(new ArrayList<>());
@@ -57,6 +58,8 @@ final class Egressd implements AutoCloseable {
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     final Path dir;
     final int proxyPort;
+    /** The SOCKS5 listener's port; 0 when the config turns it off. */
+    final int socksPort;
     final int dnsPort;
     final int adminPort;
     /** The policy version of the ready line: the one loaded at startup. */
@@ -80,10 +83,11 @@ final class Egressd implements AutoCloseable {
             close();
             throw new AssertionError("egressd did not print its ready line; stderr:\n" + String.join("\n", err), e);
         }
-        proxyPort = Integer.parseInt(m.group(1));
-        dnsPort = Integer.parseInt(m.group(2));
-        adminPort = Integer.parseInt(m.group(3));
-        version = m.group(4);
+        proxyPort = Integer.parseInt(m.group("proxy"));
+        socksPort = m.group("socks") == null ? 0 : Integer.parseInt(m.group("socks"));
+        dnsPort = Integer.parseInt(m.group("dns"));
+        adminPort = Integer.parseInt(m.group("admin"));
+        version = m.group("version");
     }
 
     /** Writes {@code dir/egressd.yaml} and starts {@code bin/egressd serve --config} on it; returns once it listens. */

@@ -5,6 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -24,7 +30,8 @@ import tools.jackson.databind.JsonNode;
  * within 2 s; a broken edit keeps the old decisions and reports every error (stderr
  * file:line:column, a policy.rejected audit line, the failure counter); a Kubernetes ConfigMap
  * {@code ..data} swap is picked up; SIGHUP sent to the process reloads; and an open CONNECT
- * tunnel keeps the decision it got while new connections get the new policy.
+ * tunnel, SOCKS5 stream or TCP forward connection keeps the decision it got while new
+ * connections get the new policy.
  */
 @ExtendWith(E2eExtension.class)
 class PolicyReloadIT {
@@ -70,15 +77,20 @@ class PolicyReloadIT {
     }
 
     private void start() throws Exception {
+        start("");
+    }
+
+    /** Starts egressd; {@code listen} adds listeners (indented under {@code listen:}). */
+    private void start(String listen) throws Exception {
         egressd = Egressd.start(dir, """
                 allowlists: allowlists
                 listen:
                   http: 127.0.0.1:0
                   dns: 127.0.0.1:0
                   admin: 127.0.0.1:0
-                dns:
+                %sdns:
                   upstreams: ["127.0.0.1:9"]
-                """);
+                """.formatted(listen));
     }
 
     /** Replaces a file as an editor that saves atomically does: a new file renamed over the old. */
@@ -279,5 +291,100 @@ class PolicyReloadIT {
             assertThat(e.get("bytes_received").asLong()).isEqualTo(e.get("bytes_sent").asLong());
         });
         assertThat(echo.connections).hasValue(1);
+    }
+
+    @Test
+    void openSocksStreamsAndForwardsKeepTheirDecisionWhileNewOnesAreRefused() throws Exception {
+        int forwardPort;
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            forwardPort = probe.getLocalPort();
+        }
+        save(allowlists.resolve("app.yaml"), app(http.port(), echo.port()) + """
+                forwards:
+                  - listen: 127.0.0.1:%d
+                    to: 127.0.0.1:%d
+                """.formatted(forwardPort, echo.port()));
+        start("  socks: 127.0.0.1:0\n");
+        InetSocketAddress forward = new InetSocketAddress("127.0.0.1", forwardPort);
+        try (Socket socks = socks(); Socket tcp = new Socket()) {
+            assertThat(socksConnect(socks, echo.port())).as("SOCKS5 reply").isZero();
+            tcp.connect(forward, 5000);
+            tcp.setSoTimeout(20_000);
+            assertThat(echo(socks, "socks before")).isEqualTo("socks before");
+            assertThat(echo(tcp, "tcp before")).isEqualTo("tcp before");
+
+            // The new policy no longer lets app reach the echo port, so it drops the forward too.
+            save(allowlists.resolve("app.yaml"), app(http.port()));
+            awaitAudit("policy.loaded", 2);
+            String newVersion = text(audit("policy.loaded").get(1), "policy_version");
+
+            // A new SOCKS5 stream and a new forward connection to the same destination are refused ...
+            try (Socket refused = socks()) {
+                assertThat(socksConnect(refused, echo.port())).as("SOCKS5 reply: not allowed by ruleset").isEqualTo(2);
+                assertThat(refused.getInputStream().read()).as("then closed").isEqualTo(-1);
+            }
+            try (Socket refused = new Socket()) {
+                refused.connect(forward, 5000);
+                refused.setSoTimeout(10_000);
+                assertThat(resetOrClosed(refused)).as("a refused forward connection is reset").isTrue();
+            }
+            awaitAudit("egress.denied", 2);
+            assertThat(audit("egress.denied")).extracting(e -> text(e, "protocol") + " " + text(e, "reason") + " "
+                    + e.get("port").asInt() + " " + text(e, "policy_version")).containsExactlyInAnyOrder(
+                    "socks5 port_not_allowed " + echo.port() + " " + newVersion,
+                    "tcp host_not_allowed " + echo.port() + " " + newVersion);
+            // ... while the two opened before keep carrying bytes both ways.
+            assertThat(echo(socks, "socks after the reload")).isEqualTo("socks after the reload");
+            assertThat(echo(tcp, "tcp after the reload")).isEqualTo("tcp after the reload");
+            assertThat(egressd.metric("egressd_connections_active", "server", "app", "protocol", "socks5"))
+                    .isEqualTo(1);
+            assertThat(egressd.metric("egressd_connections_active", "server", "app", "protocol", "tcp"))
+                    .isEqualTo(1);
+        }
+        awaitAudit("egress.closed", 2);
+        assertThat(audit("egress.closed")).extracting(e -> text(e, "protocol") + " " + text(e, "policy_version") + " "
+                + e.get("bytes_sent").asLong() + "/" + e.get("bytes_received").asLong())
+                .as("closed under the policy that allowed them, every byte counted").containsExactlyInAnyOrder(
+                        "socks5 " + egressd.version + " " + 34 + "/" + 34,
+                        "tcp " + egressd.version + " " + 30 + "/" + 30);
+        assertThat(echo.connections).as("the refused ones never reached the upstream").hasValue(2);
+    }
+
+    /** A SOCKS5 connection from 127.0.0.1 (app's source: no authentication) with the method negotiated. */
+    private Socket socks() throws IOException {
+        Socket s = new Socket();
+        s.connect(new InetSocketAddress("127.0.0.1", egressd.socksPort), 5000);
+        s.setSoTimeout(20_000);
+        s.getOutputStream().write(new byte[] {5, 1, 0});
+        byte[] method = s.getInputStream().readNBytes(2);
+        assertThat(method).as("SOCKS5, no authentication").containsExactly(5, 0);
+        return s;
+    }
+
+    /** CONNECT to 127.0.0.1:{@code port} (RFC 1928); the reply code. */
+    private static int socksConnect(Socket s, int port) throws IOException {
+        s.getOutputStream().write(new byte[] {5, 1, 0, 1, 127, 0, 0, 1, (byte) (port >> 8), (byte) port});
+        byte[] reply = s.getInputStream().readNBytes(10); // IPv4 bound address
+        assertThat(reply).hasSize(10);
+        assertThat(reply[0]).isEqualTo((byte) 5);
+        return reply[1];
+    }
+
+    /** Through a stream to the echo server: sends {@code text} and reads it back. */
+    private static String echo(Socket s, String text) throws IOException {
+        byte[] data = text.getBytes(StandardCharsets.US_ASCII);
+        s.getOutputStream().write(data);
+        return new String(s.getInputStream().readNBytes(data.length), StandardCharsets.US_ASCII);
+    }
+
+    /** Whether the peer ended the connection (end of stream or reset) with nothing echoed. */
+    private static boolean resetOrClosed(Socket s) {
+        try {
+            return s.getInputStream().read() < 0;
+        } catch (SocketTimeoutException e) {
+            return false;
+        } catch (IOException e) {
+            return true; // reset
+        }
     }
 }

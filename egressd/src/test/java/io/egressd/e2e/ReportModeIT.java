@@ -28,6 +28,9 @@ import tools.jackson.databind.JsonNode;
  * would give, and egressd_decisions_total counts them under {@code decision="would_deny"};
  * the same request by the enforcing server is refused, and the floor and the global denies
  * still refuse the reporter.
+ *
+ * <p>With {@code audit.dns_allowed} at its default (off), an allowed DNS answer of the enforcing
+ * server writes no line (it is only counted), while a denied query is audited.
  */
 @ExtendWith(E2eExtension.class)
 class ReportModeIT {
@@ -43,7 +46,7 @@ class ReportModeIT {
     void start() throws Exception {
         http = new HttpUpstream();
         echo = new EchoUpstream();
-        dns = DnsUpstream.start().a("cdn.example.net", "93.184.216.34");
+        dns = DnsUpstream.start().a("cdn.example.net", "93.184.216.34").a("docs.example.com", "93.184.216.35");
         Files.createDirectories(dir.resolve("allowlists"));
         String rules = """
                 allow:
@@ -180,5 +183,30 @@ class ReportModeIT {
                         .mapToLong(e -> e.get("bytes_sent").asLong()).sum());
         assertThat(Exposition.samples(metrics, "egressd_connections_active")).allSatisfy(s ->
                 assertThat(s.value()).as("open connections " + s.labels()).isZero());
+    }
+
+    @Test
+    void withDnsAllowedOffAnAllowedAnswerWritesNoLineWhileADenialDoes() throws Exception {
+        // egressd.yaml leaves audit.dns_allowed at its default, off. app (enforce) may look up docs.example.com.
+        assertThat(Tools.dig("127.0.0.1", egressd.dnsPort, "docs.example.com", "A").out()).contains("status: NOERROR")
+                .containsPattern("docs\\.example\\.com\\.\\s+\\d+\\s+IN\\s+A\\s+93\\.184\\.216\\.35");
+        assertThat(Tools.dig("127.0.0.1", egressd.dnsPort, "cdn.example.net", "A").out()).contains("status: NXDOMAIN");
+        assertThat(dns.asked("docs.example.com")).as("the allowed query was answered from upstream").isEqualTo(1);
+
+        String metrics = egressd.scrape();
+        assertThat(Exposition.sum(metrics, "egressd_dns_queries_total",
+                Egressd.labels("server", "app", "decision", "allowed", "qtype", "A"))).isEqualTo(1);
+        assertThat(Exposition.sum(metrics, "egressd_dns_queries_total",
+                Egressd.labels("server", "app", "decision", "denied", "qtype", "A"))).isEqualTo(1);
+        assertThat(Exposition.sum(metrics, "egressd_audit_events_total", Egressd.labels("event", "dns.allowed")))
+                .isZero();
+        // Stopping drains the audit queue: whatever either query wrote is on standard output now.
+        egressd.stop();
+        assertThat(AuditLines.validated(egressd.stdout()).stream().map(AuditLines::withoutTimeAndClientPort))
+                .containsExactly("{\"event\":\"policy.loaded\",\"policy_version\":\"" + egressd.version + "\"}",
+                        "{\"event\":\"dns.denied\",\"server\":\"app\",\"mode\":\"enforce\",\"protocol\":\"dns\","
+                                + "\"client\":\"127.0.0.1:*\",\"reason\":\"host_not_allowed\","
+                                + "\"qname\":\"cdn.example.net\",\"qtype\":\"A\",\"rcode\":\"NXDOMAIN\","
+                                + "\"policy_version\":\"" + egressd.version + "\"}");
     }
 }

@@ -13,6 +13,7 @@ import io.egressd.policy.GlobalDeny;
 import io.egressd.policy.Policy;
 import io.egressd.policy.PolicyException;
 import io.egressd.policy.ValidationError;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -20,6 +21,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -186,6 +188,34 @@ class PolicyReloaderTest {
         start(dir, new ReloadSettings(Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofMillis(200), false));
         Files.writeString(dir.resolve("slack.yaml"), SLACK_AND_API);
         await().atMost(Duration.ofSeconds(2)).until(() -> allows(reloader.get(), "api.example.com"));
+    }
+
+    @Test
+    void withoutAWatchServicePollingAloneReloadsWithinTwoSeconds() throws Exception {
+        Files.writeString(dir.resolve("slack.yaml"), SLACK);
+        // What inotify limits do: newWatchService() fails. Default settings: a poll every second.
+        AtomicInteger asked = new AtomicInteger();
+        ListAppender<ILoggingEvent> watcherLog = new ListAppender<>();
+        watcherLog.start();
+        Logger watcherLogger = (Logger) LoggerFactory.getLogger(DirectoryWatcher.class);
+        watcherLogger.addAppender(watcherLog);
+        try {
+            reloader = PolicyReloader.load(dir, GlobalDeny.BUILT_IN, listener, ReloadSettings.DEFAULT, d -> {
+                asked.incrementAndGet();
+                throw new IOException("User limit of inotify instances reached or too many open files");
+            });
+            reloader.start();
+        } finally {
+            watcherLogger.detachAppender(watcherLog);
+        }
+        assertThat(asked).hasValue(1);
+        assertThat(watcherLog.list).extracting(ILoggingEvent::getFormattedMessage).singleElement().asString()
+                .startsWith("cannot watch " + dir).contains("inotify").endsWith("polling it every 1000 ms");
+
+        Files.writeString(dir.resolve("slack.yaml"), SLACK_AND_API);
+        await().atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(20))
+                .until(() -> allows(reloader.get(), "api.example.com"));
+        assertThat(listener.loaded(Trigger.FILE)).isEqualTo(1);
     }
 
     @Test
