@@ -16,7 +16,7 @@ class AlertRulesTest {
     void promtoolCheckRulesAcceptsTheRules() throws Exception {
         Promtool.Result result = Promtool.run(RULES_DIR, null, "check", "rules", "egressd-alerts.yaml");
         assertThat(result.exit()).as(result.output()).isZero();
-        assertThat(result.output()).contains("SUCCESS: 9 rules found");
+        assertThat(result.output()).contains("SUCCESS: 10 rules found");
     }
 
     @Test
@@ -33,7 +33,8 @@ class AlertRulesTest {
         var alerts = rules.lines().map(String::strip).filter(l -> l.startsWith("- alert: "))
                 .map(l -> l.substring("- alert: ".length())).toList();
         assertThat(alerts).containsExactlyInAnyOrder("EgressdDeniedEgressSpike", "EgressdDnsDenialSpike",
-                "EgressdPolicyReloadFailing", "EgressdDown", "EgressdNotReady", "EgressdReportModeWouldDeny");
+                "EgressdPolicyReloadFailing", "EgressdDown", "EgressdNotReady", "EgressdAuditUnavailable",
+                "EgressdReportModeWouldDeny");
         for (String alert : alerts) {
             // Each alert is tested firing (with its labels), not only staying quiet.
             assertThat(tests).as(alert).containsPattern("alertname: " + alert + "\\s+exp_alerts:\\s+- exp_labels:");
