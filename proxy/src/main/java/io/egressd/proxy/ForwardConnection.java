@@ -92,12 +92,9 @@ final class ForwardConnection extends ChannelInboundHandlerAdapter {
         }
         switch (verdict.kind()) {
             case DENY -> deny(ctx, verdict.decision());
-            case LOOKUP_FAILED, FAILED -> {
+            case LOOKUP_FAILED -> {
                 log.debug("forward {}: {}", forward.id(), verdict.message());
-                if (verdict.decision() != null) {
-                    config.listener().decided(Protocol.TCP, client(ctx), verdict.decision());
-                }
-                reset(ctx);
+                deny(ctx, verdict.decision());
             }
             case CONNECT -> connect(ctx, verdict);
         }
