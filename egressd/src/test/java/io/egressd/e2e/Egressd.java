@@ -42,8 +42,9 @@ final class Egressd implements AutoCloseable {
     static final Path ROOT = AuditSchema.ROOT;
 
     static final Pattern READY = Pattern.compile(
-            "egressd: listening: proxy on 127\\.0\\.0\\.1:(\\d+), dns on 127\\.0\\.0\\.1:(\\d+) \\(udp\\+tcp\\),"
-                    + " admin on 127\\.0\\.0\\.1:(\\d+); policy ([0-9a-f]{12}) with (\\d+) servers?");
+            "egressd: listening: proxy on 127\\.0\\.0\\.1:(?<proxy>\\d+)(?:, socks on 127\\.0\\.0\\.1:(?<socks>\\d+))?,"
+                    + " dns on 127\\.0\\.0\\.1:(?<dns>\\d+) \\(udp\\+tcp\\)(?:, forwards on (?<forwards>[0-9.: ]+))?,"
+                    + " admin on 127\\.0\\.0\\.1:(?<admin>\\d+); policy (?<version>[0-9a-f]{12}) with \\d+ servers?");
 
     /** Every daemon started by the running test class, for {@link E2eExtension} to show after a failure. */
     static final List<Egressd> STARTED = Collections.synchronizedList(new ArrayList<>());
@@ -59,6 +60,10 @@ final class Egressd implements AutoCloseable {
     final int proxyPort;
     final int dnsPort;
     final int adminPort;
+    /** The SOCKS5 listener's port, 0 when listen.socks is off. */
+    final int socksPort;
+    /** Where the TCP forwards listen, in the policy's order ({@code 127.0.0.1:15432}). */
+    final List<String> forwards;
     /** The policy version of the ready line: the one loaded at startup. */
     final String version;
 
@@ -80,10 +85,12 @@ final class Egressd implements AutoCloseable {
             close();
             throw new AssertionError("egressd did not print its ready line; stderr:\n" + String.join("\n", err), e);
         }
-        proxyPort = Integer.parseInt(m.group(1));
-        dnsPort = Integer.parseInt(m.group(2));
-        adminPort = Integer.parseInt(m.group(3));
-        version = m.group(4);
+        proxyPort = Integer.parseInt(m.group("proxy"));
+        dnsPort = Integer.parseInt(m.group("dns"));
+        adminPort = Integer.parseInt(m.group("admin"));
+        socksPort = m.group("socks") == null ? 0 : Integer.parseInt(m.group("socks"));
+        forwards = m.group("forwards") == null ? List.of() : List.of(m.group("forwards").split(" "));
+        version = m.group("version");
     }
 
     /** Writes {@code dir/egressd.yaml} and starts {@code bin/egressd serve --config} on it; returns once it listens. */
@@ -93,11 +100,19 @@ final class Egressd implements AutoCloseable {
 
     /** As above, run under {@code prefix} (such as {@code prlimit --nofile=600 --}). */
     static Egressd start(Path dir, String config, List<String> prefix) throws IOException, InterruptedException {
+        return start(dir, config, prefix, Map.of());
+    }
+
+    /** As above, with {@code env} added to the environment (such as {@code EGRESSD_JAVA_OPTS}). */
+    static Egressd start(Path dir, String config, List<String> prefix, Map<String, String> env)
+            throws IOException, InterruptedException {
         Path file = dir.resolve("egressd.yaml");
         Files.writeString(file, config);
         List<String> command = new ArrayList<>(prefix);
         command.addAll(List.of(ROOT.resolve("bin/egressd").toString(), "serve", "--config", file.toString()));
-        Process process = new ProcessBuilder(command).directory(dir.toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).directory(dir.toFile());
+        builder.environment().putAll(env);
+        Process process = builder.start();
         process.getOutputStream().close();
         Egressd egressd = new Egressd(dir, process);
         STARTED.add(egressd);
