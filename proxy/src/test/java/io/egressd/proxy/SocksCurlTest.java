@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -73,7 +74,7 @@ class SocksCurlTest {
         List<String> command = new ArrayList<>(List.of("/usr/bin/curl", "-sS", "--max-time", "20",
                 "--socks5-hostname", "app:app-token@127.0.0.1:" + proxy.getPort(), url));
         ProcessBuilder pb = new ProcessBuilder(command);
-        pb.environment().keySet().removeIf(k -> k.toLowerCase(java.util.Locale.ROOT).endsWith("_proxy"));
+        pb.environment().keySet().removeIf(k -> k.toLowerCase(Locale.ROOT).endsWith("_proxy"));
         Path err = Files.createTempFile(dir, "curl", ".stderr");
         pb.redirectError(err.toFile());
         Process p = pb.start();
@@ -120,7 +121,7 @@ class SocksCurlTest {
                 """;
         ProcessBuilder pb = new ProcessBuilder("/usr/bin/python3", "-c", script, url,
                 "socks5h://app:app-token@127.0.0.1:" + socks.boundAddress().getPort());
-        pb.environment().keySet().removeIf(k -> k.toLowerCase(java.util.Locale.ROOT).endsWith("_proxy"));
+        pb.environment().keySet().removeIf(k -> k.toLowerCase(Locale.ROOT).endsWith("_proxy"));
         pb.redirectErrorStream(true);
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();

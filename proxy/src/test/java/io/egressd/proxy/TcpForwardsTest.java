@@ -21,6 +21,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -71,6 +73,17 @@ class TcpForwardsTest {
         Path lists = Files.createDirectories(dir.resolve("allowlists"));
         Files.writeString(lists.resolve("app.yaml"), yaml);
         return io.egressd.policy.AllowlistLoader.load(lists, io.egressd.policy.GlobalDeny.BUILT_IN);
+    }
+
+    /** One forward from 127.0.0.1:{@code listen} to 127.0.0.1:{@code port}, allowed by a cidr rule. */
+    private Policy forwardTo(int listen, int port) throws Exception {
+        return load("""
+                server: app
+                allow:
+                  - cidr: 127.0.0.1/32
+                    ports: [%d]
+                forwards: [{listen: "127.0.0.1:%d", to: "127.0.0.1:%d"}]
+                """.formatted(port, listen, port));
     }
 
     private TcpForwards startForwards(LoopbackResolver resolver, ProxySettings limits) {
@@ -205,13 +218,7 @@ class TcpForwardsTest {
     void anUnreachableTargetIsReset() throws Exception {
         int closedPort = freePort();
         int listen = freePort();
-        policy.set(load("""
-                server: app
-                allow:
-                  - cidr: 127.0.0.1/32
-                    ports: [%d]
-                forwards: [{listen: "127.0.0.1:%d", to: "127.0.0.1:%d"}]
-                """.formatted(closedPort, listen, closedPort)));
+        policy.set(forwardTo(listen, closedPort));
         forwards = startForwards(new LoopbackResolver(), SocksProxyTest.settings());
         assertReset(forwards.addresses().get(0));
         await().atMost(Duration.ofSeconds(5)).until(() -> listener.closed.size() == 1);
@@ -248,25 +255,19 @@ class TcpForwardsTest {
 
     @Test
     void anUpstreamThatNeverAcceptsIsResetAtTheConnectTimeout() throws Exception {
-        java.util.List<Socket> fillers = new java.util.ArrayList<>();
+        List<Socket> fillers = new ArrayList<>();
         try (ServerSocket slow = FullBacklog.listener(fillers)) {
             int listen = freePort();
-            policy.set(load("""
-                    server: app
-                    allow:
-                      - cidr: 127.0.0.1/32
-                        ports: [%d]
-                    forwards: [{listen: "127.0.0.1:%d", to: "127.0.0.1:%d"}]
-                    """.formatted(slow.getLocalPort(), listen, slow.getLocalPort())));
+            policy.set(forwardTo(listen, slow.getLocalPort()));
             forwards = startForwards(new LoopbackResolver(), SocksProxyTest.settings()); // connect_timeout 2 s
             long start = System.nanoTime();
             assertReset(forwards.addresses().get(0));
-            assertThat((System.nanoTime() - start) / 1_000_000).isBetween(1900L, 5000L);
+            assertThat((System.nanoTime() - start) / 1_000_000).isBetween(1900L, 8000L);
             await().atMost(Duration.ofSeconds(5)).until(() -> listener.closed.size() == 1);
             assertThat(listener.decided).singleElement().satisfies(d -> assertThat(d.decision().allowed()).isTrue());
             assertThat(listener.closed.get(0).bytesSent()).isZero();
             assertThat(listener.upstreamConnects).isEmpty();
-            assertThat(forwards.openConnections()).isZero();
+            await().atMost(Duration.ofSeconds(5)).until(() -> forwards.openConnections() == 0);
         } finally {
             for (Socket s : fillers) {
                 s.close();
@@ -278,13 +279,7 @@ class TcpForwardsTest {
     void aQuietForwardIsClosedAtTheIdleTimeout() throws Exception {
         int port = first.port();
         int listen = freePort();
-        policy.set(load("""
-                server: app
-                allow:
-                  - cidr: 127.0.0.1/32
-                    ports: [%d]
-                forwards: [{listen: "127.0.0.1:%d", to: "127.0.0.1:%d"}]
-                """.formatted(port, listen, port)));
+        policy.set(forwardTo(listen, port));
         forwards = startForwards(new LoopbackResolver(),
                 SocksProxyTest.settings().withIdleTimeout(Duration.ofSeconds(1)));
         try (Socket s = new Socket()) {
@@ -306,13 +301,7 @@ class TcpForwardsTest {
     void connectionsBeyondTheLimitAreReset() throws Exception {
         int port = first.port();
         int listen = freePort();
-        policy.set(load("""
-                server: app
-                allow:
-                  - cidr: 127.0.0.1/32
-                    ports: [%d]
-                forwards: [{listen: "127.0.0.1:%d", to: "127.0.0.1:%d"}]
-                """.formatted(port, listen, port)));
+        policy.set(forwardTo(listen, port));
         forwards = startForwards(new LoopbackResolver(), SocksProxyTest.settings().withMaxConnections(1));
         InetSocketAddress address = forwards.addresses().get(0);
         try (Socket held = new Socket()) {
