@@ -42,9 +42,9 @@ final class Egressd implements AutoCloseable {
     static final Path ROOT = AuditSchema.ROOT;
 
     static final Pattern READY = Pattern.compile(
-            "egressd: listening: proxy on 127\\.0\\.0\\.1:(?<proxy>\\d+), (?:socks on 127\\.0\\.0\\.1:(?<socks>\\d+), )?"
-                    + "dns on 127\\.0\\.0\\.1:(?<dns>\\d+) \\(udp\\+tcp\\), (?:forwards on [0-9.: ]+, )?"
-                    + "admin on 127\\.0\\.0\\.1:(?<admin>\\d+); policy (?<version>[0-9a-f]{12}) with \\d+ servers?");
+            "egressd: listening: proxy on 127\\.0\\.0\\.1:(?<proxy>\\d+)(?:, socks on 127\\.0\\.0\\.1:(?<socks>\\d+))?,"
+                    + " dns on 127\\.0\\.0\\.1:(?<dns>\\d+) \\(udp\\+tcp\\)(?:, forwards on (?<forwards>[0-9.: ]+))?,"
+                    + " admin on 127\\.0\\.0\\.1:(?<admin>\\d+); policy (?<version>[0-9a-f]{12}) with \\d+ servers?");
 
     /** Every daemon started by the running test class, for {@link E2eExtension} to show after a failure. */
     static final List<Egressd> STARTED = Collections.synchronizedList(new ArrayList<>());
@@ -58,10 +58,12 @@ final class Egressd implements AutoCloseable {
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     final Path dir;
     final int proxyPort;
-    /** The SOCKS5 listener's port; 0 when the config turns it off. */
-    final int socksPort;
     final int dnsPort;
     final int adminPort;
+    /** The SOCKS5 listener's port, 0 when listen.socks is off. */
+    final int socksPort;
+    /** Where the TCP forwards listen, in the policy's order ({@code 127.0.0.1:15432}). */
+    final List<String> forwards;
     /** The policy version of the ready line: the one loaded at startup. */
     final String version;
 
@@ -84,9 +86,10 @@ final class Egressd implements AutoCloseable {
             throw new AssertionError("egressd did not print its ready line; stderr:\n" + String.join("\n", err), e);
         }
         proxyPort = Integer.parseInt(m.group("proxy"));
-        socksPort = m.group("socks") == null ? 0 : Integer.parseInt(m.group("socks"));
         dnsPort = Integer.parseInt(m.group("dns"));
         adminPort = Integer.parseInt(m.group("admin"));
+        socksPort = m.group("socks") == null ? 0 : Integer.parseInt(m.group("socks"));
+        forwards = m.group("forwards") == null ? List.of() : List.of(m.group("forwards").split(" "));
         version = m.group("version");
     }
 
@@ -97,11 +100,19 @@ final class Egressd implements AutoCloseable {
 
     /** As above, run under {@code prefix} (such as {@code prlimit --nofile=600 --}). */
     static Egressd start(Path dir, String config, List<String> prefix) throws IOException, InterruptedException {
+        return start(dir, config, prefix, Map.of());
+    }
+
+    /** As above, with {@code env} added to the environment (such as {@code EGRESSD_JAVA_OPTS}). */
+    static Egressd start(Path dir, String config, List<String> prefix, Map<String, String> env)
+            throws IOException, InterruptedException {
         Path file = dir.resolve("egressd.yaml");
         Files.writeString(file, config);
         List<String> command = new ArrayList<>(prefix);
         command.addAll(List.of(ROOT.resolve("bin/egressd").toString(), "serve", "--config", file.toString()));
-        Process process = new ProcessBuilder(command).directory(dir.toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).directory(dir.toFile());
+        builder.environment().putAll(env);
+        Process process = builder.start();
         process.getOutputStream().close();
         Egressd egressd = new Egressd(dir, process);
         STARTED.add(egressd);

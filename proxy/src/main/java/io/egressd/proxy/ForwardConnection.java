@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One connection to a TCP forward: decided like a CONNECT to the forward's target by the
- * forward's server (the name resolved again for every connection, vetted, pinned), then
+ * forward's server (the name looked up again for every connection, vetted, pinned), then
  * spliced. Refused or failed: the client's connection is reset.
  *
  * <p>Everything runs on the channel's event loop; the client is not read until the splice.
@@ -92,12 +92,9 @@ final class ForwardConnection extends ChannelInboundHandlerAdapter {
         }
         switch (verdict.kind()) {
             case DENY -> deny(ctx, verdict.decision());
-            case LOOKUP_FAILED, FAILED -> {
+            case LOOKUP_FAILED -> {
                 log.debug("forward {}: {}", forward.id(), verdict.message());
-                if (verdict.decision() != null) {
-                    config.listener().decided(Protocol.TCP, client(ctx), verdict.decision());
-                }
-                reset(ctx);
+                deny(ctx, verdict.decision());
             }
             case CONNECT -> connect(ctx, verdict);
         }

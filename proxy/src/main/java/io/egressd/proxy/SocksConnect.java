@@ -128,7 +128,6 @@ final class SocksConnect extends ChannelInboundHandlerAdapter {
                 config.listener().decided(Protocol.SOCKS5, client(ctx), verdict.decision());
                 reply(ctx, Socks5CommandStatus.HOST_UNREACHABLE);
             }
-            case FAILED -> reply(ctx, Socks5CommandStatus.FAILURE);
             case CONNECT -> connect(ctx, verdict);
         }
     }

@@ -50,11 +50,11 @@ final class StreamDecider {
     CompletableFuture<StreamVerdict> decide(Policy policy, String server, String host, int port) {
         try {
             if (learned != null && policy.server(server) != null && literal(host) instanceof Host.Ip ip) {
-                return done(connectable(learned.decide(policy, server, ip, port), port));
+                return done(connectable(policy, server, learned.decide(policy, server, ip, port), port));
             }
             Evaluation evaluation = policy.evaluate(server, host, port);
             if (!evaluation.needsAddresses()) {
-                return done(connectable(evaluation.decision(), port));
+                return done(connectable(policy, server, evaluation.decision(), port));
             }
             CompletableFuture<List<InetAddress>> lookup;
             try {
@@ -70,7 +70,7 @@ final class StreamDecider {
                         return error != null ? lookupFailed(refusal, evaluation.name(), error)
                                 : StreamVerdict.lookupFailed(refusal, evaluation.name() + " does not resolve");
                     }
-                    return connectable(evaluation.vet(addresses), port);
+                    return connectable(policy, server, evaluation.vet(addresses), port);
                 } catch (RuntimeException e) {
                     return failedClosed(policy, server, host, port, e);
                 }
@@ -88,15 +88,19 @@ final class StreamDecider {
         }
     }
 
-    private StreamVerdict connectable(Decision decision, int port) {
+    private StreamVerdict connectable(Policy policy, String server, Decision decision, int port) {
         if (!decision.allowed()) {
             return StreamVerdict.deny(decision);
         }
         InetSocketAddress dial = decision.address() == null ? null
                 : route.to(new InetSocketAddress(decision.address(), port));
         if (dial == null) {
-            // Cannot happen with a correct policy; refuse to dial rather than guess an address.
-            return StreamVerdict.failed("no dialable address for " + decision.host());
+            // Cannot happen in production (an allowed decision carries its address, dialed as it is);
+            // tests reach it through a route that refuses. Refuse rather than guess an address, as a
+            // refusal like any other: no address left to dial is address_not_allowed (design.md 5.4).
+            log.warn("refusing {}:{} for {}: no dialable address for the allowed {}", decision.host(), port, server,
+                    decision.address());
+            return StreamVerdict.deny(policy.refusal(Reason.ADDRESS_NOT_ALLOWED, server, decision.host(), port));
         }
         return StreamVerdict.connect(decision, dial);
     }

@@ -5,13 +5,13 @@ import java.net.InetSocketAddress;
 
 /**
  * What a SOCKS5 request or a forwarded connection gets: a connection to the vetted address,
- * or a refusal, or a failure that is not a policy decision.
+ * or a refusal (every one carries the decision to audit and count).
  *
  * @param kind     which of these
  * @param decision the policy's decision; for {@link Kind#LOOKUP_FAILED} the refusal to audit
- *                 ({@code address_not_allowed}: no address came back to allow); null for {@link Kind#FAILED}
+ *                 ({@code address_not_allowed}: no address came back to allow)
  * @param dial     where to connect, for {@link Kind#CONNECT}
- * @param message  a sentence for logs, for the failures
+ * @param message  a sentence for logs, for a failed lookup
  */
 record StreamVerdict(Kind kind, Decision decision, InetSocketAddress dial, String message) {
 
@@ -21,9 +21,7 @@ record StreamVerdict(Kind kind, Decision decision, InetSocketAddress dial, Strin
         /** Refused by the policy (or a limit). */
         DENY,
         /** The name did not resolve, or not in time. */
-        LOOKUP_FAILED,
-        /** No dialable address for an allowed decision. */
-        FAILED
+        LOOKUP_FAILED
     }
 
     static StreamVerdict connect(Decision decision, InetSocketAddress dial) {
@@ -36,9 +34,5 @@ record StreamVerdict(Kind kind, Decision decision, InetSocketAddress dial, Strin
 
     static StreamVerdict lookupFailed(Decision refusal, String message) {
         return new StreamVerdict(Kind.LOOKUP_FAILED, refusal, null, message);
-    }
-
-    static StreamVerdict failed(String message) {
-        return new StreamVerdict(Kind.FAILED, null, null, message);
     }
 }

@@ -56,12 +56,14 @@ class SocksProxyTest {
                 Allowlist.server("app").credentials("app", "app-token")
                         .host("api.test", e).host("closed.test", closedPort).host("slow.test", slow)
                         .host("hang.test", e).host("v6.test", e)
-                        .cidr("127.0.0.1/32", e, closedPort, slow).cidr("::1/128", e),
+                        .cidr("127.0.0.1/32", e, closedPort, slow).cidr("::1/128", e).host("noroute.test", e)
+                        .cidr("127.0.0.3/32", e),
                 Allowlist.server("local").source("127.0.0.5/32").host("api.test", e).cidr("127.0.0.1/32", e)));
         resolver = new LoopbackResolver().answer("api.test", "127.0.0.1").answer("closed.test", "127.0.0.1")
                 .answer("slow.test", "127.0.0.1").answer("evil.test", "127.0.0.1").answer("v6.test", "::1")
-                .hang("hang.test");
-        socks = SocksProxy.start(settings(), policy::get, listener, resolver, null, new TestNetwork());
+                .answer("noroute.test", "127.0.0.3").hang("hang.test");
+        socks = SocksProxy.start(settings(), policy::get, listener, resolver, null,
+                new TestNetwork().unroutable(InetAddress.getByName("127.0.0.3")));
     }
 
     static ProxySettings settings() {
@@ -282,6 +284,25 @@ class SocksProxyTest {
         try (SocksClient c = loggedIn()) {
             assertThat(c.requestRaw((byte) 5, (byte) 1, (byte) 0, (byte) 9, (byte) 1, (byte) 2)).isEqualTo(8);
         }
+    }
+
+    @Test
+    void anAllowedAddressWithNoRouteToDialIsRefused02AuditedAndNeverDialed() throws Exception {
+        // The rules allow 127.0.0.3; the test network has no route to it, standing in for an allowed
+        // decision egressd cannot dial (no address to pin): refused like any other refusal.
+        try (SocksClient c = loggedIn()) {
+            assertThat(c.requestName(SocksClient.CONNECT, "noroute.test", echo.port())).isEqualTo(2);
+            assertThat(c.closedByServer()).isTrue();
+        }
+        Decision d = lastDecision();
+        assertThat(d.allowed()).isFalse();
+        assertThat(d.reason()).isEqualTo(Reason.ADDRESS_NOT_ALLOWED);
+        assertThat(d.server()).isEqualTo("app");
+        assertThat(d.host()).isEqualTo("noroute.test");
+        assertThat(d.port()).isEqualTo(echo.port());
+        assertThat(listener.decided).hasSize(1);
+        assertThat(listener.closed).isEmpty();
+        assertThat(listener.upstreamConnects).isEmpty();
     }
 
     @Test

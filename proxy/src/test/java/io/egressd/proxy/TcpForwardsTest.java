@@ -21,6 +21,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -73,8 +75,23 @@ class TcpForwardsTest {
         return io.egressd.policy.AllowlistLoader.load(lists, io.egressd.policy.GlobalDeny.BUILT_IN);
     }
 
+    /** One forward from 127.0.0.1:{@code listen} to 127.0.0.1:{@code port}, allowed by a cidr rule. */
+    private Policy forwardTo(int listen, int port) throws Exception {
+        return load("""
+                server: app
+                allow:
+                  - cidr: 127.0.0.1/32
+                    ports: [%d]
+                forwards: [{listen: "127.0.0.1:%d", to: "127.0.0.1:%d"}]
+                """.formatted(port, listen, port));
+    }
+
     private TcpForwards startForwards(LoopbackResolver resolver, ProxySettings limits) {
-        return TcpForwards.start(policy.get().forwards(), limits, policy::get, listener, resolver, new TestNetwork());
+        return startForwards(resolver, limits, new TestNetwork());
+    }
+
+    private TcpForwards startForwards(LoopbackResolver resolver, ProxySettings limits, TestNetwork network) {
+        return TcpForwards.start(policy.get().forwards(), limits, policy::get, listener, resolver, network);
     }
 
     private static String echo(InetSocketAddress forward, String text) throws IOException {
@@ -201,13 +218,7 @@ class TcpForwardsTest {
     void anUnreachableTargetIsReset() throws Exception {
         int closedPort = freePort();
         int listen = freePort();
-        policy.set(load("""
-                server: app
-                allow:
-                  - cidr: 127.0.0.1/32
-                    ports: [%d]
-                forwards: [{listen: "127.0.0.1:%d", to: "127.0.0.1:%d"}]
-                """.formatted(closedPort, listen, closedPort)));
+        policy.set(forwardTo(listen, closedPort));
         forwards = startForwards(new LoopbackResolver(), SocksProxyTest.settings());
         assertReset(forwards.addresses().get(0));
         await().atMost(Duration.ofSeconds(5)).until(() -> listener.closed.size() == 1);
@@ -215,16 +226,82 @@ class TcpForwardsTest {
     }
 
     @Test
-    void connectionsBeyondTheLimitAreReset() throws Exception {
+    void anAllowedAddressWithNoRouteToDialIsResetAndAuditedAsARefusal() throws Exception {
         int port = first.port();
         int listen = freePort();
         policy.set(load("""
                 server: app
                 allow:
-                  - cidr: 127.0.0.1/32
+                  - host: noroute.test
                     ports: [%d]
-                forwards: [{listen: "127.0.0.1:%d", to: "127.0.0.1:%d"}]
-                """.formatted(port, listen, port)));
+                  - cidr: 127.0.0.3/32
+                    ports: [%d]
+                forwards: [{listen: "127.0.0.1:%d", to: "noroute.test:%d"}]
+                """.formatted(port, port, listen, port)));
+        // The rules allow 127.0.0.3; the test network has no route to it, standing in for an allowed
+        // decision egressd cannot dial (no address to pin).
+        forwards = startForwards(new LoopbackResolver().answer("noroute.test", "127.0.0.3"),
+                SocksProxyTest.settings(), new TestNetwork().unroutable(InetAddress.getByName("127.0.0.3")));
+        assertReset(forwards.addresses().get(0));
+        await().atMost(Duration.ofSeconds(5)).until(() -> listener.decided.size() == 1);
+        Decision d = listener.decided.get(0).decision();
+        assertThat(listener.decided.get(0).protocol()).isEqualTo(Protocol.TCP);
+        assertThat(d.allowed()).isFalse();
+        assertThat(d.reason()).isEqualTo(Reason.ADDRESS_NOT_ALLOWED);
+        assertThat(d.server() + " " + d.host() + ":" + d.port()).isEqualTo("app noroute.test:" + port);
+        assertThat(listener.closed).isEmpty();
+        assertThat(listener.upstreamConnects).isEmpty();
+    }
+
+    @Test
+    void anUpstreamThatNeverAcceptsIsResetAtTheConnectTimeout() throws Exception {
+        List<Socket> fillers = new ArrayList<>();
+        try (ServerSocket slow = FullBacklog.listener(fillers)) {
+            int listen = freePort();
+            policy.set(forwardTo(listen, slow.getLocalPort()));
+            forwards = startForwards(new LoopbackResolver(), SocksProxyTest.settings()); // connect_timeout 2 s
+            long start = System.nanoTime();
+            assertReset(forwards.addresses().get(0));
+            assertThat((System.nanoTime() - start) / 1_000_000).isBetween(1900L, 8000L);
+            await().atMost(Duration.ofSeconds(5)).until(() -> listener.closed.size() == 1);
+            assertThat(listener.decided).singleElement().satisfies(d -> assertThat(d.decision().allowed()).isTrue());
+            assertThat(listener.closed.get(0).bytesSent()).isZero();
+            assertThat(listener.upstreamConnects).isEmpty();
+            await().atMost(Duration.ofSeconds(5)).until(() -> forwards.openConnections() == 0);
+        } finally {
+            for (Socket s : fillers) {
+                s.close();
+            }
+        }
+    }
+
+    @Test
+    void aQuietForwardIsClosedAtTheIdleTimeout() throws Exception {
+        int port = first.port();
+        int listen = freePort();
+        policy.set(forwardTo(listen, port));
+        forwards = startForwards(new LoopbackResolver(),
+                SocksProxyTest.settings().withIdleTimeout(Duration.ofSeconds(1)));
+        try (Socket s = new Socket()) {
+            s.connect(forwards.addresses().get(0), 5000);
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write("busy".getBytes(StandardCharsets.US_ASCII));
+            assertThat(new String(s.getInputStream().readNBytes(4), StandardCharsets.US_ASCII)).isEqualTo("busy");
+            long quietSince = System.nanoTime();
+            assertThat(s.getInputStream().read()).as("closed by egressd, not by the client").isEqualTo(-1);
+            assertThat((System.nanoTime() - quietSince) / 1_000_000).isBetween(900L, 5000L);
+        }
+        assertThat(listener.rejected).containsExactly("forward/idle_timeout");
+        await().atMost(Duration.ofSeconds(5)).until(() -> listener.closed.size() == 1);
+        assertThat(listener.closed.get(0).bytesSent()).isEqualTo(4);
+        assertThat(listener.closed.get(0).bytesReceived()).isEqualTo(4);
+    }
+
+    @Test
+    void connectionsBeyondTheLimitAreReset() throws Exception {
+        int port = first.port();
+        int listen = freePort();
+        policy.set(forwardTo(listen, port));
         forwards = startForwards(new LoopbackResolver(), SocksProxyTest.settings().withMaxConnections(1));
         InetSocketAddress address = forwards.addresses().get(0);
         try (Socket held = new Socket()) {

@@ -3,6 +3,7 @@ package io.egressd.proxy;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -13,6 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
 final class TestNetwork implements Route {
 
     private final Map<InetSocketAddress, InetSocketAddress> routes = new ConcurrentHashMap<>();
+    private final Set<InetAddress> unroutable = ConcurrentHashMap.newKeySet();
 
     /** Connections the policy lets through to {@code vetted} go to {@code loopback} instead. */
     TestNetwork map(InetSocketAddress vetted, InetSocketAddress loopback) {
@@ -23,8 +25,17 @@ final class TestNetwork implements Route {
         return this;
     }
 
+    /** No route to {@code address}, though it is loopback: what egressd would do with an address it cannot dial. */
+    TestNetwork unroutable(InetAddress address) {
+        unroutable.add(address);
+        return this;
+    }
+
     @Override
     public InetSocketAddress to(InetSocketAddress vetted) {
+        if (unroutable.contains(vetted.getAddress())) {
+            return null;
+        }
         InetSocketAddress routed = routes.getOrDefault(vetted, vetted);
         InetAddress address = routed.getAddress();
         return address != null && address.isLoopbackAddress() ? routed : null;
