@@ -37,8 +37,17 @@ public final class ConfigLoader {
             "shutdown_grace");
     private static final Pattern DURATION = Pattern.compile("([1-9][0-9]{0,8})(ms|s|m|h)");
     private static final Pattern SERVER_NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
+    /** Longer is a typo, and the parts that count in nanoseconds (toNanos) or int seconds would overflow. */
+    static final Duration MAX_DURATION = Duration.ofHours(24);
+    /** LittleProxy counts idle time in whole seconds, and 0 would switch its idle timeout off. */
+    static final Duration MIN_IDLE_TIMEOUT = Duration.ofSeconds(1);
 
     private ConfigLoader() {
+    }
+
+    /** What {@code server:} and {@code --server} may name: an allowlist file name without .yaml. */
+    public static boolean isServerName(String name) {
+        return SERVER_NAME.matcher(name).matches();
     }
 
     private static Set<String> keys(String... names) {
@@ -198,7 +207,8 @@ public final class ConfigLoader {
             if (m != null) {
                 limits = new Config.Limits(
                         duration(yaml, m, "connect_timeout", "limits.connect_timeout", limits.connectTimeout()),
-                        duration(yaml, m, "idle_timeout", "limits.idle_timeout", limits.idleTimeout()),
+                        duration(yaml, m, "idle_timeout", "limits.idle_timeout", limits.idleTimeout(),
+                                MIN_IDLE_TIMEOUT),
                         count(yaml, m, "max_connections", "limits.max_connections", limits.maxConnections()),
                         duration(yaml, m, "header_timeout", "limits.header_timeout", limits.headerTimeout()),
                         count(yaml, m, "max_connections_per_source", "limits.max_connections_per_source",
@@ -326,6 +336,12 @@ public final class ConfigLoader {
     }
 
     private static Duration duration(YamlFile yaml, Map<String, Node> m, String key, String path, Duration dflt) {
+        return duration(yaml, m, key, path, dflt, Duration.ofMillis(1));
+    }
+
+    /** A duration from {@code min} to {@link #MAX_DURATION}. */
+    private static Duration duration(YamlFile yaml, Map<String, Node> m, String key, String path, Duration dflt,
+                                     Duration min) {
         if (!m.containsKey(key)) {
             return dflt;
         }
@@ -337,12 +353,30 @@ public final class ConfigLoader {
             return dflt;
         }
         long v = Long.parseLong(matcher.group(1));
-        return switch (matcher.group(2)) {
+        Duration d = switch (matcher.group(2)) {
             case "ms" -> Duration.ofMillis(v);
             case "s" -> Duration.ofSeconds(v);
             case "m" -> Duration.ofMinutes(v);
             default -> Duration.ofHours(v);
         };
+        if (d.compareTo(min) < 0 || d.compareTo(MAX_DURATION) > 0) {
+            yaml.error(n, path + ": " + s + " is out of range; write a duration from " + format(min) + " to "
+                    + format(MAX_DURATION) + ", such as " + format(dflt));
+            return dflt;
+        }
+        return d;
+    }
+
+    /** 1s, 24h, 1500ms: as it would be written in egressd.yaml. */
+    private static String format(Duration d) {
+        long ms = d.toMillis();
+        if (ms % 3_600_000 == 0) {
+            return ms / 3_600_000 + "h";
+        }
+        if (ms % 60_000 == 0 && ms >= 600_000) {
+            return ms / 60_000 + "m";
+        }
+        return ms % 1000 == 0 ? ms / 1000 + "s" : ms + "ms";
     }
 
     private static Path resolve(Path file, Path p) {

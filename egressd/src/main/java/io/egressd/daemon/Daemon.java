@@ -9,6 +9,7 @@ import io.egressd.audit.AuditRotation;
 import io.egressd.audit.Auditor;
 import io.egressd.audit.LogbackAuditSink;
 import io.egressd.config.Config;
+import io.egressd.config.ConfigLoader;
 import io.egressd.dns.DenyRcode;
 import io.egressd.dns.DnsFilter;
 import io.egressd.dns.DnsSettings;
@@ -33,12 +34,15 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.stream.Stream;
 
 /**
  * A running egressd, wired in dependency order: metrics and the admin listener first (so
@@ -99,6 +103,7 @@ public final class Daemon implements AutoCloseable {
 
     private static Daemon start(Config config, PrintStream err, Deque<AutoCloseable> started)
             throws PolicyException, IOException {
+        requireServerAllowlist(config);
         PrometheusMetrics prometheus = push(started, new PrometheusMetrics());
         EgressMetrics metrics = new EgressMetrics(prometheus.registry(), Clock.systemUTC());
         List<String> conditions = new ArrayList<>(List.of("policy"));
@@ -129,9 +134,7 @@ public final class Daemon implements AutoCloseable {
                 PolicyReloader.load(config.allowlists(), config.deny(), observers, ReloadSettings.DEFAULT));
         Policy initial = policy.get();
         if (config.server() != null && initial.server(config.server()) == null) {
-            throw new IllegalArgumentException("server " + config.server() + ": no allowlist "
-                    + config.allowlists().resolve(config.server() + ".yaml") + "; servers: "
-                    + String.join(", ", initial.servers().keySet()));
+            throw noAllowlist(config, initial.servers().keySet());
         }
         readiness.met("policy");
         policy.start();
@@ -174,6 +177,37 @@ public final class Daemon implements AutoCloseable {
             readiness.met("dns");
         }
         return new Daemon(started, policy, admin, proxy, socks, forwards, dns, readiness, metrics);
+    }
+
+    /**
+     * Before anything binds: a sidecar's {@code server:} (or {@code --server}) names a server with an
+     * allowlist file. Its file is {@code <server>.yaml} (the loader insists), so the directory tells. A
+     * directory that is not there is left to the policy load, which reports it with its path.
+     */
+    static void requireServerAllowlist(Config config) throws IOException {
+        String server = config.server();
+        if (server == null) {
+            return;
+        }
+        if (!ConfigLoader.isServerName(server)) {
+            throw new IllegalArgumentException("server " + server + ": not a server name (an allowlist file name"
+                    + " without .yaml: lower-case letters, digits, - and _)");
+        }
+        Path dir = config.allowlists();
+        if (!Files.isDirectory(dir) || Files.isRegularFile(dir.resolve(server + ".yaml"))) {
+            return;
+        }
+        List<String> servers = new ArrayList<>();
+        try (Stream<Path> files = Files.list(dir)) {
+            files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".yaml"))
+                    .map(n -> n.substring(0, n.length() - ".yaml".length())).sorted().forEach(servers::add);
+        }
+        throw noAllowlist(config, servers);
+    }
+
+    private static IllegalArgumentException noAllowlist(Config config, Iterable<String> servers) {
+        return new IllegalArgumentException("server " + config.server() + ": no allowlist "
+                + config.allowlists().resolve(config.server() + ".yaml") + "; servers: " + String.join(", ", servers));
     }
 
     /** The limits of egressd.yaml for a front listening on {@code listen}. */

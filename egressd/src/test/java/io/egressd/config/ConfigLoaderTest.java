@@ -71,15 +71,19 @@ class ConfigLoaderTest {
                   output: audit.log
                   allowed: false
                   dns_allowed: true
+                  on_failure: continue
                 deny:
                   hosts: ["*.pastebin.com"]
                   cidrs: [10.0.0.0/8]
-                limits: {connect_timeout: 5s, idle_timeout: 10m, max_connections: 100}
+                limits: {connect_timeout: 5s, idle_timeout: 10m, max_connections: 100, header_timeout: 4s,
+                         max_connections_per_source: 30, max_connections_per_server: 20,
+                         requests_per_second_per_server: 9, shutdown_grace: 2500ms}
                 """));
         assertThat(c.allowlists()).isEqualTo(Path.of("/etc/egressd/allowlists"));
         assertThat(c.server()).isEqualTo("slack");
         assertThat(c.listen().http()).isEqualTo(new InetSocketAddress("0.0.0.0", 3128));
-        assertThat(c.listen().dns().getPort()).isEqualTo(53);
+        assertThat(c.listen().socks()).isEqualTo(new InetSocketAddress("127.0.0.1", 1080));
+        assertThat(c.listen().dns()).isEqualTo(new InetSocketAddress("::1", 53));
         assertThat(c.listen().admin()).isNull();
         assertThat(c.dns().upstreams()).containsExactly("system", "10.0.0.2:53");
         assertThat(c.dns().denyRcode()).isEqualTo("REFUSED");
@@ -87,10 +91,14 @@ class ConfigLoaderTest {
         assertThat(c.audit().output()).isEqualTo(dir.resolve("audit.log").toString());
         assertThat(c.audit().allowed()).isFalse();
         assertThat(c.audit().dnsAllowed()).isTrue();
+        assertThat(c.audit().refuseOnFailure()).isFalse();
         assertThat(c.deny().denyingName("x.pastebin.com").id()).isEqualTo("egressd.yaml#deny.hosts[0]");
         assertThat(c.deny().denyingName("localhost").id()).isEqualTo("builtin:localhost");
-        assertThat(c.limits().idleTimeout()).isEqualTo(Duration.ofMinutes(10));
-        assertThat(c.limits().maxConnections()).isEqualTo(100);
+        assertThat(c.deny().denyingAddress(java.net.InetAddress.getByName("10.1.2.3")).id())
+                .isEqualTo("egressd.yaml#deny.cidrs[0]");
+        assertThat(c.limits()).isEqualTo(new Config.Limits(Duration.ofSeconds(5), Duration.ofMinutes(10), 100,
+                Duration.ofSeconds(4), 30, 20, 9, Duration.ofMillis(2500)));
+        assertThat(c.limits().connectTimeout()).isEqualTo(Duration.ofSeconds(5));
     }
 
     @Test
@@ -204,6 +212,27 @@ class ConfigLoaderTest {
                   shutdown_grace: 0s
                 """)).containsExactly(
                 ":2:19: limits.shutdown_grace: expected a duration such as 500ms, 10s, 5m or 1h");
+    }
+
+    @Test
+    void durationsAreBoundedAndIdleTimeoutIsAtLeastOneSecond() throws Exception {
+        assertThat(errors("""
+                limits:
+                  idle_timeout: 500ms
+                  connect_timeout: 25h
+                  shutdown_grace: 1441m
+                dns: {timeout: 999999999h}
+                """)).containsExactly(
+                ":2:17: limits.idle_timeout: 500ms is out of range; write a duration from 1s to 24h, such as 300s",
+                ":3:20: limits.connect_timeout: 25h is out of range; write a duration from 1ms to 24h, such as 10s",
+                ":4:19: limits.shutdown_grace: 1441m is out of range; write a duration from 1ms to 24h, such as 10s",
+                ":5:16: dns.timeout: 999999999h is out of range; write a duration from 1ms to 24h, such as 3s");
+        // The bounds themselves are fine; the HTTP proxy rounds a fraction of a second up (docs/config.md).
+        Config.Limits edges = ConfigLoader.load(write("limits: {idle_timeout: 1s, connect_timeout: 24h}")).limits();
+        assertThat(edges.idleTimeout()).isEqualTo(Duration.ofSeconds(1));
+        assertThat(edges.connectTimeout()).isEqualTo(Duration.ofHours(24));
+        assertThat(ConfigLoader.load(write("limits: {idle_timeout: 1500ms}")).limits().idleTimeout())
+                .isEqualTo(Duration.ofMillis(1500));
     }
 
     @Test

@@ -91,6 +91,8 @@ final class EgressGate extends ChannelDuplexHandler {
     private ScheduledFuture<?> connectGuard;
     /** The idle timeout fired and nothing moved since: a close now is the idle timeout's. */
     private boolean idleFired;
+    /** The last request whose decision was reported: a failure after that must not report another. */
+    private HttpRequest reportedFor;
 
     EgressGate(GateConfig config) {
         this.config = config;
@@ -227,7 +229,7 @@ final class EgressGate extends ChannelDuplexHandler {
             if (msg instanceof HttpRequest request && HttpMethod.CONNECT.equals(request.method())
                     && request.decoderResult().isSuccess()) {
                 connectHeadRead = true;
-                stopDecoding();
+                stopDecoding(request);
             }
             pump();
         }
@@ -246,11 +248,11 @@ final class EgressGate extends ChannelDuplexHandler {
      * LittleProxy before its tunnel step has run would block this loop. Reading is paused while
      * the CONNECT is decided, so bytes sent meanwhile wait in the socket and are read as tunnel data.
      */
-    private void stopDecoding() {
+    private void stopDecoding(HttpRequest connectHead) {
         HttpRequestDecoder decoder = ctx.pipeline().get(HttpRequestDecoder.class);
         if (decoder == null) {
             log.warn("no HTTP decoder in the client pipeline to stop after a CONNECT; refusing");
-            failClosed();
+            failClosed(connectHead);
             return;
         }
         ctx.pipeline().remove(decoder); // may call channelRead with the undecoded rest right away
@@ -264,7 +266,7 @@ final class EgressGate extends ChannelDuplexHandler {
                 dispatch(msg);
             } catch (RuntimeException e) {
                 log.warn("error handling a client message; refusing", e);
-                failClosed();
+                failClosed(msg instanceof HttpRequest request ? request : null);
             }
         }
         if (blocked()) {
@@ -378,7 +380,7 @@ final class EgressGate extends ChannelDuplexHandler {
         try {
             if (verdict == null) {
                 ReferenceCountUtil.release(request);
-                failClosed();
+                failClosed(request);
                 return;
             }
             switch (verdict.kind()) {
@@ -386,7 +388,7 @@ final class EgressGate extends ChannelDuplexHandler {
                 case DENY, CHALLENGE -> refuse(request, verdict);
                 case BAD_REQUEST, UPSTREAM_FAILURE -> {
                     if (verdict.decision() != null) {
-                        config.listener().decided(verdict.target().protocol(), client, verdict.decision());
+                        report(request, verdict.target().protocol(), verdict.decision());
                     }
                     ReferenceCountUtil.release(request);
                     answer(Responses.failure(verdict.status(), verdict.message()), true);
@@ -394,12 +396,12 @@ final class EgressGate extends ChannelDuplexHandler {
             }
         } catch (RuntimeException e) {
             log.warn("error acting on a decision; refusing", e);
-            failClosed();
+            failClosed(request);
         }
     }
 
     private void refuse(HttpRequest request, Verdict verdict) {
-        config.listener().decided(verdict.target().protocol(), client, verdict.decision());
+        report(request, verdict.target().protocol(), verdict.decision());
         boolean challenge = verdict.kind() == Verdict.Kind.CHALLENGE;
         // A 407 keeps the connection for the retry with credentials, except after a CONNECT: its head
         // stopped HTTP decoding (stopDecoding), so a refused CONNECT always closes. A client that sent
@@ -416,7 +418,7 @@ final class EgressGate extends ChannelDuplexHandler {
     private void forward(HttpRequest request, Verdict verdict) {
         Decision decision = verdict.decision();
         RequestTarget target = verdict.target();
-        config.listener().decided(target.protocol(), client, decision);
+        report(request, target.protocol(), decision);
         // Read before the headers go: the filter strips Connection from this very request on its way
         // upstream, after which LittleProxy would take it for keep-alive.
         boolean clientCloses = target.protocol() == Protocol.HTTP && !HttpUtil.isKeepAlive(request);
@@ -579,10 +581,29 @@ final class EgressGate extends ChannelDuplexHandler {
         }
     }
 
-    /** Something failed where it should not: answer 403 with a reason and close, never just drop. */
-    private void failClosed() {
-        closeWith(Responses.denied(new Decision(false, Reason.INVALID_HOST, null, null, false, "-", 0, null, null,
-                "-"), true));
+    /**
+     * Something failed where it should not: answer 403 with a reason and close, never just drop. The
+     * refusal is reported like any other (audited and counted); nothing about the destination is
+     * trusted, so it names none.
+     *
+     * @param request the request being handled, for its protocol; null when there is none
+     */
+    private void failClosed(HttpRequest request) {
+        if (state == State.CLOSING || !ctx.channel().isActive()) {
+            return;
+        }
+        Decision refused = new Decision(false, Reason.INVALID_HOST, null, null, false, "-", 0, null, null, "-");
+        // A request whose decision went out already (or none at all: a body part failed) was reported.
+        if (request != null && request != reportedFor) {
+            report(request, HttpMethod.CONNECT.equals(request.method()) ? Protocol.CONNECT : Protocol.HTTP, refused);
+        }
+        closeWith(Responses.denied(refused, true));
+    }
+
+    /** Tells the listener (audit, metrics) of the decision about the request in hand, once. */
+    private void report(HttpRequest request, Protocol protocol, Decision decision) {
+        reportedFor = request;
+        config.listener().decided(protocol, client, decision);
     }
 
     /** Answers {@code response} and closes; only closes when part of another answer is already out. */

@@ -16,6 +16,7 @@ import io.egressd.policy.Decision;
 import io.egressd.policy.Policy;
 import io.egressd.policy.Protocol;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -271,6 +272,64 @@ class ConnectProxyTest {
             assertThat(tunnel.getInputStream().read()).isEqualTo(-1);
             long quietMillis = (System.nanoTime() - quietSince) / 1_000_000;
             assertThat(quietMillis).isBetween(900L, 4000L);
+        }
+    }
+
+    @Test
+    void aTunnelWhereOnlyTheUpstreamSpeaksLivesPastTheIdleTimeout() throws Exception {
+        // An SSE stream: the client sends nothing after its request, the upstream a byte every 300ms.
+        try (ServerSocket sse = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             ProxyFixture idle = new ProxyFixture(
+                     Allowlist.load(dir, Allowlist.server("app").credentials("app", "app-token")
+                             .cidr("127.0.0.1/32", sse.getLocalPort())),
+                     new LoopbackResolver(),
+                     ProxyFixture.settings().withIdleTimeout(Duration.ofSeconds(1)))) {
+            Thread events = new Thread(() -> {
+                try (Socket s = sse.accept()) {
+                    for (int i = 0; i < 10; i++) {
+                        s.getOutputStream().write('a' + i);
+                        s.getOutputStream().flush();
+                        Thread.sleep(300);
+                    }
+                    s.getInputStream().read(); // then quiet until the proxy closes the tunnel
+                } catch (IOException | InterruptedException e) {
+                    // the tunnel closed: nothing more to send
+                }
+            }, "sse-upstream");
+            events.setDaemon(true);
+            events.start();
+            try (Socket tunnel = RawHttp.tunnel(idle.address(), "127.0.0.1:" + sse.getLocalPort(), APP)) {
+                tunnel.setSoTimeout(5000);
+                InputStream in = tunnel.getInputStream();
+                long start = System.nanoTime();
+                // 10 events over 3s, three idle timeouts' worth: the upstream's traffic keeps the tunnel open.
+                for (int i = 0; i < 10; i++) {
+                    assertThat(in.read()).as("event " + i).isEqualTo('a' + i);
+                }
+                assertThat((System.nanoTime() - start) / 1_000_000).isGreaterThanOrEqualTo(2500);
+                // Once the stream goes quiet too, the idle timeout closes it.
+                assertThat(in.read()).isEqualTo(-1);
+            }
+        }
+    }
+
+    @Test
+    void aQuietTunnelOutlivesTheHeaderTimeout() throws Exception {
+        try (EchoServer echo = new EchoServer("127.0.0.1");
+             ProxyFixture quiet = new ProxyFixture(
+                     Allowlist.load(dir, Allowlist.server("app").credentials("app", "app-token")
+                             .cidr("127.0.0.1/32", echo.port())),
+                     new LoopbackResolver(),
+                     ProxyFixture.settings().withHeaderTimeout(Duration.ofSeconds(1))
+                             .withIdleTimeout(Duration.ofSeconds(3)));
+             Socket tunnel = RawHttp.tunnel(quiet.address(), "127.0.0.1:" + echo.port(), APP)) {
+            tunnel.setSoTimeout(5000);
+
+            // Twice the header timeout with nothing sent: a tunnel is not a request head in waiting.
+            Thread.sleep(2000);
+
+            assertThat(echoOnce(tunnel, 42)).isTrue();
+            assertThat(quiet.listener.rejected).isEmpty();
         }
     }
 

@@ -56,19 +56,33 @@ class FailClosedTest {
     }
 
     @Test
-    void aPolicyThatThrowsGives403WithAReason() throws Exception {
+    void aPolicyThatThrowsGives403WithAReasonAndIsReportedLikeAnyRefusal() throws Exception {
         int before = upstream.accepts();
+        RecordingListener listener = new RecordingListener();
         try (EgressProxy proxy = EgressProxy.start(ProxyFixture.settings(), () -> {
             throw new IllegalStateException("policy exploded");
-        }, EgressListener.NONE, new LoopbackResolver(), InetAddress::isLoopbackAddress)) {
+        }, listener, new LoopbackResolver(), InetAddress::isLoopbackAddress)) {
             RawHttp.Response response = RawHttp.send(proxy.boundAddress(), get("api.test"));
+            RawHttp.Response tunnel = RawHttp.send(proxy.boundAddress(), "CONNECT api.test:" + upstream.port()
+                    + " HTTP/1.1\r\nProxy-Authorization: " + APP + "\r\n\r\n");
 
             assertThat(response.status()).isEqualTo(403);
             assertThat(response.header("X-Egressd-Denied")).isEqualTo("invalid_host");
             assertThat(response.body()).contains("reason: invalid_host");
             assertThat(response.closed()).isTrue();
+            assertThat(tunnel.status()).isEqualTo(403);
+            assertThat(tunnel.header("X-Egressd-Denied")).isEqualTo("invalid_host");
+            assertThat(tunnel.header("Connection")).isEqualTo("close");
         }
         assertThat(upstream.accepts()).isEqualTo(before);
+        // Denials are always audited and counted: the daemon's listener hears of these two as of any other.
+        assertThat(listener.decided).extracting(RecordingListener.Decided::protocol)
+                .containsExactly(Protocol.HTTP, Protocol.CONNECT);
+        assertThat(listener.decided).allSatisfy(d -> {
+            assertThat(d.decision().allowed()).isFalse();
+            assertThat(d.decision().reason()).isEqualTo(io.egressd.policy.Reason.INVALID_HOST);
+            assertThat(d.client().getAddress().isLoopbackAddress()).isTrue();
+        });
     }
 
     @Test

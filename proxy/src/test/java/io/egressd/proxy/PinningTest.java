@@ -6,10 +6,17 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.egressd.policy.Decision;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.ProxySelector;
 import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -37,9 +44,12 @@ class PinningTest {
     static void start() throws IOException {
         bindPair();
         fx = new ProxyFixture(Allowlist.load(dir, Allowlist.server("app").credentials("app", "app-token")
-                        .host("pinned.test", port).host("rebind.test", port).cidr("127.0.0.2/32", port)),
+                        .host("pinned.test", port).host("rebind.test", port).cidr("127.0.0.2/32", port)
+                        .host("ordered.test", port)),
                 new LoopbackResolver()
                         .answer("pinned.test", "127.0.0.1", "127.0.0.2")
+                        // The order: the address the policy allows first, loopback second.
+                        .answer("ordered.test", "127.0.0.2", "127.0.0.1")
                         .answer("rebind.test", "127.0.0.2")
                         .answer("rebind.test", "127.0.0.1"));
     }
@@ -70,6 +80,7 @@ class PinningTest {
     @BeforeEach
     void reset() {
         fx.listener.clear();
+        fx.dialChecks.clear();
     }
 
     @Test
@@ -123,6 +134,31 @@ class PinningTest {
         assertThat(one.accepts()).isZero();
         assertThat(two.accepts()).isEqualTo(before + 3);
         assertThat(fx.resolver.calls("pinned.test")).isEqualTo(lookups + 3);
+    }
+
+    @Test
+    void javaHttpClientIsSentToTheVettedAddressOfAnAnswerThatListsItFirstAndLoopbackSecond() throws Exception {
+        int lookups = fx.resolver.calls("ordered.test");
+        int beforeOne = one.accepts();
+        int beforeTwo = two.accepts();
+        HttpClient client = HttpClient.newBuilder().proxy(ProxySelector.of(fx.address()))
+                .authenticator(PlainHttpProxyTest.proxyCredentials("app", "app-token"))
+                .connectTimeout(Duration.ofSeconds(5)).build();
+
+        for (String path : new String[] {"/first", "/second"}) {
+            HttpResponse<String> response = client.send(HttpRequest.newBuilder(
+                    URI.create("http://ordered.test:" + port + path)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(response.statusCode()).isEqualTo(200);
+            assertThat(response.body()).isEqualTo("hello from two");
+        }
+
+        assertThat(one.accepts()).as("connections to 127.0.0.1").isEqualTo(beforeOne);
+        assertThat(two.accepts()).as("connections to 127.0.0.2").isEqualTo(beforeTwo + 2);
+        Decision decision = fx.listener.lastFor("ordered.test");
+        assertThat(decision.address().getHostAddress()).isEqualTo("127.0.0.2");
+        assertThat(fx.dialChecks).extracting(InetAddress::getHostAddress).containsOnly("127.0.0.2");
+        // The first send carries no credentials (407, no lookup); each allowed request looks up once.
+        assertThat(fx.resolver.calls("ordered.test")).isEqualTo(lookups + 2);
     }
 
     @Test

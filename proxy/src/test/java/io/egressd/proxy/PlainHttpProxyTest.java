@@ -307,6 +307,50 @@ class PlainHttpProxyTest {
     static final String APP = RawHttp.basic("app", "app-token");
 
     @Test
+    void identityIsTakenFromEachRequestNotFromTheConnection() throws Exception {
+        fx.policy.set(Allowlist.load(dir,
+                Allowlist.server("app").credentials("app", "app-token").host("api.test", upstream.port())
+                        .cidr("127.0.0.1/32", upstream.port()),
+                Allowlist.server("beta").credentials("beta", "beta-token").host("api.test", upstream.port())
+                        .cidr("127.0.0.1/32", upstream.port())));
+        String[] credentials = {APP, RawHttp.basic("beta", "beta-token"), null};
+        String[] paths = {"/as-app", "/as-beta", "/as-nobody"};
+        int[] statuses = new int[3];
+        try (java.net.Socket socket = new java.net.Socket()) {
+            socket.connect(fx.address(), 5000);
+            socket.setSoTimeout(10_000);
+            for (int i = 0; i < 3; i++) {
+                socket.getOutputStream().write(("GET " + url(paths[i]) + " HTTP/1.1\r\nHost: api.test:"
+                        + upstream.port() + "\r\n" + (credentials[i] == null ? ""
+                        : "Proxy-Authorization: " + credentials[i] + "\r\n") + "\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                RawHttp.Response response = RawHttp.read(socket, false);
+                statuses[i] = response.status();
+                if (i == 2) {
+                    assertThat(response.header("Proxy-Authenticate")).isEqualTo("Basic realm=\"egressd\"");
+                    assertThat(response.header("X-Egressd-Denied")).isEqualTo("unknown_client");
+                }
+            }
+        }
+
+        assertThat(statuses).containsExactly(200, 200, 407);
+        // One client connection, three decisions, each with the server of its own request's credentials.
+        assertThat(fx.listener.decided).extracting(RecordingListener.Decided::client).hasSize(3)
+                .containsOnly(fx.listener.decided.get(0).client());
+        assertThat(fx.listener.decided).extracting(d -> d.decision().server())
+                .containsExactly("app", "beta", null);
+        assertThat(fx.listener.decided).extracting(d -> d.decision().allowed()).containsExactly(true, true, false);
+        // The upstream saw the two allowed requests, in order, and no credentials of either.
+        List<LoggedRequest> seen = upstream.findAll(com.github.tomakehurst.wiremock.client.WireMock
+                .anyRequestedFor(anyUrl()));
+        assertThat(seen).extracting(LoggedRequest::getUrl).containsExactlyInAnyOrder("/as-app", "/as-beta");
+        assertThat(seen).allSatisfy(r -> assertThat(r.containsHeader("Proxy-Authorization")).isFalse());
+        await().atMost(Duration.ofSeconds(5)).until(() -> fx.listener.closed.size() == 2);
+        assertThat(fx.listener.closed).extracting(c -> c.decision().server()).containsExactly("app", "beta");
+    }
+
+
+    @Test
     void aRefusedRequestsBodyIsSkippedAndTheConnectionServesTheNextRequest() throws Exception {
         try (java.net.Socket socket = new java.net.Socket()) {
             socket.connect(fx.address(), 5000);

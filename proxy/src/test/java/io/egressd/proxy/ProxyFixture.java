@@ -8,6 +8,8 @@ import java.net.http.HttpClient;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
@@ -23,6 +25,8 @@ final class ProxyFixture implements AutoCloseable {
     final AtomicReference<Policy> policy;
     final LoopbackResolver resolver;
     final RecordingListener listener = new RecordingListener();
+    /** Every address the proxy vetted to dial (allowed decisions only), in order. */
+    final List<InetAddress> dialChecks = new CopyOnWriteArrayList<>();
     final EgressProxy proxy;
 
     ProxyFixture(Policy initial, LoopbackResolver resolver, ProxySettings settings) {
@@ -33,7 +37,10 @@ final class ProxyFixture implements AutoCloseable {
     ProxyFixture(Policy initial, AsyncNameResolver resolver, ProxySettings settings) {
         this.policy = new AtomicReference<>(initial);
         this.resolver = resolver instanceof LoopbackResolver loopback ? loopback : null;
-        this.proxy = EgressProxy.start(settings, policy::get, listener, resolver, InetAddress::isLoopbackAddress);
+        this.proxy = EgressProxy.start(settings, policy::get, listener, resolver, address -> {
+            dialChecks.add(address);
+            return address.isLoopbackAddress();
+        });
     }
 
     ProxyFixture(Policy initial, LoopbackResolver resolver) {
