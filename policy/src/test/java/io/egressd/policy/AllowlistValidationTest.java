@@ -355,10 +355,30 @@ class AllowlistValidationTest {
     }
 
     @Test
+    void extensionsInAnotherCaseAreErrorsNotSilentlySkipped(@TempDir Path dir) throws IOException {
+        // A file system that ignores case (macOS, Windows) would show these as allowlists;
+        // the loader compares names exactly, so each is an error that says what to rename.
+        Files.writeString(dir.resolve("github.Yml"), "server: github\n");
+        Files.writeString(dir.resolve("postgres.yaml"), "server: postgres\n");
+        Files.writeString(dir.resolve("slack.YAML"), "server: slack\n");
+        Files.writeString(dir.resolve("slack.yaml.bak"), "server: slack\n");
+        String caseSensitive = "only .yaml files are loaded, and the extension is case-sensitive; rename to ";
+        assertThat(AllowlistLoader.check(List.of(dir))).containsExactly(
+                new ValidationError(dir.resolve("github.Yml").toString(), 1, 1, caseSensitive + "github.yaml"),
+                new ValidationError(dir.resolve("slack.YAML").toString(), 1, 1, caseSensitive + "slack.yaml"));
+        // Named as an argument, the same.
+        Path upper = dir.resolve("slack.YAML");
+        assertThat(AllowlistLoader.check(List.of(upper))).containsExactly(
+                new ValidationError(upper.toString(), 1, 1, caseSensitive + "slack.yaml"));
+    }
+
+    @Test
     void aFileArgumentMustBeAYamlFile(@TempDir Path dir) throws IOException {
         Path yml = Files.writeString(dir.resolve("slack.yml"), "server: slack\n");
-        assertThat(AllowlistLoader.check(List.of(yml))).containsExactly(
-                new ValidationError(yml.toString(), 1, 1, "an allowlist file is named <server>.yaml"));
+        Path txt = Files.writeString(dir.resolve("slack.txt"), "server: slack\n");
+        assertThat(AllowlistLoader.check(List.of(yml, txt))).containsExactly(
+                new ValidationError(txt.toString(), 1, 1, "an allowlist file is named <server>.yaml"),
+                new ValidationError(yml.toString(), 1, 1, "only .yaml files are loaded; rename to slack.yaml"));
     }
 
     @Test
