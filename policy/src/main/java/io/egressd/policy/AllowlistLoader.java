@@ -141,7 +141,12 @@ public final class AllowlistLoader {
                             "an allowlist file is named <server>.yaml"));
                 }
             } else if (Files.exists(path)) {
-                errors.add(new ValidationError(path.toString(), 1, 1, "not a file or directory"));
+                // Never opened, like a FIFO in a directory: reading one would block.
+                errors.add(new ValidationError(path.toString(), 1, 1, "not a file or directory (a pipe, socket or"
+                        + " device); pass the allowlists directory or <server>.yaml files"));
+            } else if (Files.isSymbolicLink(path)) {
+                errors.add(new ValidationError(path.toString(), 1, 1,
+                        "is a symbolic link to nothing; point it at an allowlist file or directory"));
             } else {
                 errors.add(new ValidationError(path.toString(), 1, 1,
                         "no such file or directory; pass the allowlists directory or <server>.yaml files"));

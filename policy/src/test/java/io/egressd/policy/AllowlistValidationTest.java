@@ -329,6 +329,43 @@ class AllowlistValidationTest {
     }
 
     @Test
+    void aFileLargerThanOneMebibyteIsNotRead(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("slack.yaml");
+        // A tab on line 3 stops the parser there, so the 1 MiB of padding after it costs nothing to parse.
+        String head = "server: slack\nallow:\n\t- host: slack.com\n";
+        // Exactly 1 MiB is read and parsed: the error is the file's own.
+        Files.writeString(file, head + "#" + "x".repeat((1 << 20) - head.length() - 2) + "\n");
+        assertThat(Files.size(file)).isEqualTo(1 << 20);
+        assertThat(AllowlistLoader.check(List.of(file))).containsExactly(new ValidationError(file.toString(), 3, 1,
+                "not valid YAML: found character '\\t(TAB)' that cannot start any token."
+                        + " (Do not use \\t(TAB) for indentation)"));
+        // One byte more: refused before it is read.
+        Files.writeString(file, head + "#" + "x".repeat((1 << 20) - head.length() - 1) + "\n");
+        assertThat(Files.size(file)).isEqualTo((1 << 20) + 1);
+        assertThat(AllowlistLoader.check(List.of(file))).containsExactly(
+                new ValidationError(file.toString(), 1, 1, "file is larger than 1 MiB"));
+    }
+
+    @Test
+    void keysThatAreNotPlainNames(@TempDir Path dir) throws IOException {
+        Path file = Files.writeString(dir.resolve("slack.yaml"), """
+                server: slack
+                ? [allow, forwards]
+                : []
+                allow:
+                  - host: slack.com
+                    443: [443]
+                  - {host: api.slack.com, {ports: 1}: x}
+                """);
+        assertThat(AllowlistLoader.check(List.of(file))).containsExactly(
+                new ValidationError(file.toString(), 2, 3, "keys must be plain names such as server, found a list"),
+                new ValidationError(file.toString(), 6, 5,
+                        "allow[0]: keys must be plain names such as host, found number \"443\""),
+                new ValidationError(file.toString(), 7, 27,
+                        "allow[1]: keys must be plain names such as host, found a mapping"));
+    }
+
+    @Test
     void topLevelList() {
         assertThat(check("top-level-list")).containsExactly(error("top-level-list", 1, 1,
                 "expected a mapping with keys server, description, mode, clients, allow, forwards, found a list"));
