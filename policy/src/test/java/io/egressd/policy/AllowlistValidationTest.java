@@ -221,6 +221,24 @@ class AllowlistValidationTest {
     }
 
     @Test
+    void publicSuffixWildcardsAlone() {
+        String c = "public-suffix-wildcard";
+        assertThat(check(c)).containsExactly(
+                error(c, 3, 11, "allow[0].host: \"*.co.uk\" is a wildcard over the public suffix \"co.uk\";"
+                        + " name a registered domain, e.g. \"*.example.co.uk\""),
+                error(c, 4, 11, "allow[1].host: \"*.com\" is a wildcard over a whole top-level domain;"
+                        + " name a registered domain, e.g. \"*.example.com\""));
+    }
+
+    @Test
+    void hostBitsInAllowCidrsAlone() {
+        String c = "cidr-host-bits";
+        assertThat(check(c)).containsExactly(
+                error(c, 3, 11, "allow[0].cidr: \"10.20.1.0/16\" has host bits set; write 10.20.0.0/16"),
+                error(c, 5, 11, "allow[1].cidr: \"2001:db8::1/32\" has host bits set; write 2001:db8::/32"));
+    }
+
+    @Test
     void ipLiteralsInHostSuggestACidrRule() {
         String c = "ip-literal-host";
         assertThat(check(c)).containsExactly(
