@@ -1,5 +1,6 @@
 package io.egressd.reload;
 
+import io.egressd.policy.AllowlistLoader;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -32,7 +33,7 @@ final class DirectoryFingerprint {
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
             for (Path entry : entries) {
                 String name = entry.getFileName().toString();
-                if (name.startsWith(".") || !(name.endsWith(".yaml") || name.endsWith(".yml"))) {
+                if (!AllowlistLoader.looksLikeAllowlist(name)) {
                     continue;
                 }
                 try {

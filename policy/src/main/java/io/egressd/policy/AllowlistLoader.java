@@ -118,9 +118,9 @@ public final class AllowlistLoader {
                     if (name.startsWith(".")) {
                         continue;
                     }
-                    if (name.endsWith(".yml")) {
-                        errors.add(new ValidationError(entry.toString(), 1, 1, "only .yaml files are loaded; rename to "
-                                + name.substring(0, name.length() - 4) + ".yaml"));
+                    String misnamed = misnamed(name);
+                    if (misnamed != null) {
+                        errors.add(new ValidationError(entry.toString(), 1, 1, misnamed));
                     } else if (name.endsWith(".yaml")) {
                         if (Files.isRegularFile(entry)) {
                             files.add(entry);
@@ -131,20 +131,50 @@ public final class AllowlistLoader {
                     }
                 }
             } else if (Files.isRegularFile(path)) {
-                if (path.getFileName().toString().endsWith(".yaml")) {
+                String name = path.getFileName().toString();
+                if (name.endsWith(".yaml")) {
                     files.add(path);
+                } else if (misnamed(name) != null) {
+                    errors.add(new ValidationError(path.toString(), 1, 1, misnamed(name)));
                 } else {
                     errors.add(new ValidationError(path.toString(), 1, 1,
                             "an allowlist file is named <server>.yaml"));
                 }
             } else if (Files.exists(path)) {
-                errors.add(new ValidationError(path.toString(), 1, 1, "not a file or directory"));
+                // Never opened, like a FIFO in a directory: reading one would block.
+                errors.add(new ValidationError(path.toString(), 1, 1, "not a file or directory (a pipe, socket or"
+                        + " device); pass the allowlists directory or <server>.yaml files"));
+            } else if (Files.isSymbolicLink(path)) {
+                errors.add(new ValidationError(path.toString(), 1, 1,
+                        "is a symbolic link to nothing; point it at an allowlist file or directory"));
             } else {
                 errors.add(new ValidationError(path.toString(), 1, 1,
                         "no such file or directory; pass the allowlists directory or <server>.yaml files"));
             }
         }
         return files;
+    }
+
+    /**
+     * Whether a directory entry is one the loader reads or reports: not hidden, and named
+     * {@code .yaml} or {@code .yml} in any case. What a directory watcher must look at.
+     */
+    public static boolean looksLikeAllowlist(String name) {
+        String lower = name.toLowerCase(Locale.ROOT);
+        return !name.startsWith(".") && (lower.endsWith(".yaml") || lower.endsWith(".yml"));
+    }
+
+    /**
+     * Why a name that looks like an allowlist's is not one ({@code .yml}, or {@code .yaml} in
+     * another case, which the loader would otherwise skip without a word); null for {@code <name>.yaml}.
+     */
+    private static String misnamed(String name) {
+        if (name.endsWith(".yaml") || !looksLikeAllowlist(name)) {
+            return null;
+        }
+        String stem = name.substring(0, name.lastIndexOf('.'));
+        return name.endsWith(".yml") ? "only .yaml files are loaded; rename to " + stem + ".yaml"
+                : "only .yaml files are loaded, and the extension is case-sensitive; rename to " + stem + ".yaml";
     }
 
     /** Why a directory entry named like an allowlist cannot be read as one. */

@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -114,7 +115,9 @@ public final class YamlFile {
         String kind = e.getClass().getSimpleName()
                 .replace("NoSuchFileException", "no such file")
                 .replace("AccessDeniedException", "permission denied");
-        return e.getMessage() == null ? kind : kind + " (" + e.getMessage() + ")";
+        // A FileSystemException's message repeats the path the error line starts with; its reason is what is new.
+        String detail = e instanceof FileSystemException fs ? fs.getReason() : e.getMessage();
+        return detail == null ? kind : kind + " (" + detail + ")";
     }
 
     public void error(Node node, String message) {
@@ -144,7 +147,8 @@ public final class YamlFile {
                 continue;
             }
             if (!(keyNode instanceof ScalarNode keyScalar) || !Tag.STR.equals(keyNode.getTag())) {
-                error(keyNode, where(path) + "keys must be plain names such as " + known.iterator().next());
+                error(keyNode, where(path) + "keys must be plain names such as " + known.iterator().next()
+                        + ", found " + describeNode(keyNode));
                 continue;
             }
             String key = keyScalar.getValue();

@@ -221,6 +221,24 @@ class AllowlistValidationTest {
     }
 
     @Test
+    void publicSuffixWildcardsAlone() {
+        String c = "public-suffix-wildcard";
+        assertThat(check(c)).containsExactly(
+                error(c, 3, 11, "allow[0].host: \"*.co.uk\" is a wildcard over the public suffix \"co.uk\";"
+                        + " name a registered domain, e.g. \"*.example.co.uk\""),
+                error(c, 4, 11, "allow[1].host: \"*.com\" is a wildcard over a whole top-level domain;"
+                        + " name a registered domain, e.g. \"*.example.com\""));
+    }
+
+    @Test
+    void hostBitsInAllowCidrsAlone() {
+        String c = "cidr-host-bits";
+        assertThat(check(c)).containsExactly(
+                error(c, 3, 11, "allow[0].cidr: \"10.20.1.0/16\" has host bits set; write 10.20.0.0/16"),
+                error(c, 5, 11, "allow[1].cidr: \"2001:db8::1/32\" has host bits set; write 2001:db8::/32"));
+    }
+
+    @Test
     void ipLiteralsInHostSuggestACidrRule() {
         String c = "ip-literal-host";
         assertThat(check(c)).containsExactly(
@@ -329,6 +347,43 @@ class AllowlistValidationTest {
     }
 
     @Test
+    void aFileLargerThanOneMebibyteIsNotRead(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("slack.yaml");
+        // A tab on line 3 stops the parser there, so the 1 MiB of padding after it costs nothing to parse.
+        String head = "server: slack\nallow:\n\t- host: slack.com\n";
+        // Exactly 1 MiB is read and parsed: the error is the file's own.
+        Files.writeString(file, head + "#" + "x".repeat((1 << 20) - head.length() - 2) + "\n");
+        assertThat(Files.size(file)).isEqualTo(1 << 20);
+        assertThat(AllowlistLoader.check(List.of(file))).containsExactly(new ValidationError(file.toString(), 3, 1,
+                "not valid YAML: found character '\\t(TAB)' that cannot start any token."
+                        + " (Do not use \\t(TAB) for indentation)"));
+        // One byte more: refused before it is read.
+        Files.writeString(file, head + "#" + "x".repeat((1 << 20) - head.length() - 1) + "\n");
+        assertThat(Files.size(file)).isEqualTo((1 << 20) + 1);
+        assertThat(AllowlistLoader.check(List.of(file))).containsExactly(
+                new ValidationError(file.toString(), 1, 1, "file is larger than 1 MiB"));
+    }
+
+    @Test
+    void keysThatAreNotPlainNames(@TempDir Path dir) throws IOException {
+        Path file = Files.writeString(dir.resolve("slack.yaml"), """
+                server: slack
+                ? [allow, forwards]
+                : []
+                allow:
+                  - host: slack.com
+                    443: [443]
+                  - {host: api.slack.com, {ports: 1}: x}
+                """);
+        assertThat(AllowlistLoader.check(List.of(file))).containsExactly(
+                new ValidationError(file.toString(), 2, 3, "keys must be plain names such as server, found a list"),
+                new ValidationError(file.toString(), 6, 5,
+                        "allow[0]: keys must be plain names such as host, found number \"443\""),
+                new ValidationError(file.toString(), 7, 27,
+                        "allow[1]: keys must be plain names such as host, found a mapping"));
+    }
+
+    @Test
     void topLevelList() {
         assertThat(check("top-level-list")).containsExactly(error("top-level-list", 1, 1,
                 "expected a mapping with keys server, description, mode, clients, allow, forwards, found a list"));
@@ -355,10 +410,30 @@ class AllowlistValidationTest {
     }
 
     @Test
+    void extensionsInAnotherCaseAreErrorsNotSilentlySkipped(@TempDir Path dir) throws IOException {
+        // A file system that ignores case (macOS, Windows) would show these as allowlists;
+        // the loader compares names exactly, so each is an error that says what to rename.
+        Files.writeString(dir.resolve("github.Yml"), "server: github\n");
+        Files.writeString(dir.resolve("postgres.yaml"), "server: postgres\n");
+        Files.writeString(dir.resolve("slack.YAML"), "server: slack\n");
+        Files.writeString(dir.resolve("slack.yaml.bak"), "server: slack\n");
+        String caseSensitive = "only .yaml files are loaded, and the extension is case-sensitive; rename to ";
+        assertThat(AllowlistLoader.check(List.of(dir))).containsExactly(
+                new ValidationError(dir.resolve("github.Yml").toString(), 1, 1, caseSensitive + "github.yaml"),
+                new ValidationError(dir.resolve("slack.YAML").toString(), 1, 1, caseSensitive + "slack.yaml"));
+        // Named as an argument, the same.
+        Path upper = dir.resolve("slack.YAML");
+        assertThat(AllowlistLoader.check(List.of(upper))).containsExactly(
+                new ValidationError(upper.toString(), 1, 1, caseSensitive + "slack.yaml"));
+    }
+
+    @Test
     void aFileArgumentMustBeAYamlFile(@TempDir Path dir) throws IOException {
         Path yml = Files.writeString(dir.resolve("slack.yml"), "server: slack\n");
-        assertThat(AllowlistLoader.check(List.of(yml))).containsExactly(
-                new ValidationError(yml.toString(), 1, 1, "an allowlist file is named <server>.yaml"));
+        Path txt = Files.writeString(dir.resolve("slack.txt"), "server: slack\n");
+        assertThat(AllowlistLoader.check(List.of(yml, txt))).containsExactly(
+                new ValidationError(txt.toString(), 1, 1, "an allowlist file is named <server>.yaml"),
+                new ValidationError(yml.toString(), 1, 1, "only .yaml files are loaded; rename to slack.yaml"));
     }
 
     @Test

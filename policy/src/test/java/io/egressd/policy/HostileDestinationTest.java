@@ -297,6 +297,31 @@ class HostileDestinationTest {
                 NO_ADDRESS));
         r.add(row("resolves to a documentation address", "slack", "api.slack.com:443", "192.0.2.1", NO_ADDRESS));
         r.add(row("resolves to multicast", "slack", "api.slack.com:443", "224.0.0.1", NO_ADDRESS));
+        r.add(row("resolves to broadcast", "slack", "api.slack.com:443", "255.255.255.255", NO_ADDRESS));
+        r.add(row("resolves to reserved 240/4", "slack", "api.slack.com:443", "240.0.0.1", NO_ADDRESS));
+        r.add(row("resolves to benchmarking 198.18/15", "slack", "api.slack.com:443", "198.18.0.1", NO_ADDRESS));
+        r.add(row("resolves to IPv6 unspecified", "slack", "api.slack.com:443", "::", NO_ADDRESS));
+        r.add(row("resolves to IPv6 link-local", "slack", "api.slack.com:443", "fe80::1", NO_ADDRESS));
+        r.add(row("resolves to CGNAT without private: true", "slack", "api.slack.com:443", "100.64.0.1",
+                NO_ADDRESS));
+        r.add(row("resolves to Teredo-wrapped metadata", "slack", "api.slack.com:443",
+                "2001:0:4136:e378:8000:63bf:5601:5601", NO_ADDRESS));
+        r.add(row("resolves to IPv4-compatible metadata", "slack", "api.slack.com:443", "::a9fe:a9fe",
+                NO_ADDRESS));
+        r.add(row("resolves to IPv4-compatible loopback", "slack", "api.slack.com:443", "::7f00:1", NO_ADDRESS));
+        r.add(row("resolves to 6to4-wrapped loopback", "slack", "api.slack.com:443", "2002:7f00:1::1",
+                NO_ADDRESS));
+        r.add(row("private: true does not open Teredo-wrapped metadata", "postgres", "db.internal.example.com:5432",
+                "2001:0:4136:e378:8000:63bf:5601:5601", denied(Reason.ADDRESS_NOT_ALLOWED, rule("postgres", 0))));
+        r.add(row("private: true opens a Teredo-wrapped private address", "postgres",
+                "db.internal.example.com:5432", "2001:0:4136:e378:8000:63bf:f5fe:fefe",
+                allowed(rule("postgres", 0), "2001:0:4136:e378:8000:63bf:f5fe:fefe")));
+        r.add(row("report: CGNAT without private: true is a would-deny", "fetch", "docs.python.org:443",
+                "100.64.0.1", new Expect(true, true, Reason.ADDRESS_NOT_ALLOWED, rule("fetch", 0), "100.64.0.1")));
+        r.add(row("report: reserved 240/4 stays denied", "fetch", "docs.python.org:443", "240.0.0.1",
+                denied(Reason.ADDRESS_NOT_ALLOWED, rule("fetch", 0))));
+        r.add(row("report: IPv4-compatible loopback stays denied", "fetch", "docs.python.org:443", "::7f00:1",
+                denied(Reason.ADDRESS_NOT_ALLOWED, rule("fetch", 0))));
         r.add(row("resolves to public IPv6", "slack", "api.slack.com:443", "2001:4860:4860::8888",
                 allowed(rule("slack", 1), "2001:4860:4860::8888")));
         r.add(row("private: true", "postgres", "db.internal.example.com:5432", "10.1.2.3",
