@@ -40,7 +40,9 @@ import org.junit.jupiter.api.io.TempDir;
  *       /etc/egressd/allowlists) bind-mounted where the Dockerfile copies it;</li>
  *   <li>the Dockerfile's capability setup, run as written (the statements of its RUN that set
  *       {@code cap_net_bind_service=+ep} on java and list the JRE's libraries for ld.so), on an
- *       overlay of this JVM's java home, so the host's java is untouched;</li>
+ *       overlay of this JVM's java home mounted where the Temurin image has its JRE
+ *       ({@code /opt/java/openjdk}), so the host's java is untouched and secure-execution mode
+ *       needs the ld.so cache as it does in the image;</li>
  *   <li>then every mount read-only except a {@code noexec} tmpfs at /tmp (stricter than
  *       {@code docker run --read-only --tmpfs /tmp}, which leaves /dev/shm writable);</li>
  *   <li>the Dockerfile's {@code USER} (uid/gid 10001, no supplementary groups), a bounding set
@@ -64,6 +66,9 @@ class ImageRunIT {
 
     /** The bounding set and effective set egressd must have: CAP_NET_BIND_SERVICE (bit 10) alone. */
     static final String NET_BIND_SERVICE_ONLY = "0000000000000400";
+
+    /** JAVA_HOME of the eclipse-temurin base image; java is on PATH there. */
+    static final String IMAGE_JAVA_HOME = "/opt/java/openjdk";
 
     @TempDir
     static Path dir;
@@ -206,8 +211,14 @@ class ImageRunIT {
             s.append("mount -t overlay overlay -o ").append(q("lowerdir=" + layer[1] + ",upperdir=" + up + "/up,workdir="
                     + up + "/work")).append(' ').append(q(layer[1])).append("\n");
         }
-        // The Dockerfile's capability setup, as written, for this JVM.
-        s.append("export JAVA_HOME=").append(q(javaHome)).append("\n");
+        // This JVM where the Temurin image keeps its JRE. Not cosmetic: a binary with file
+        // capabilities runs in secure-execution mode, where glibc expands java's $ORIGIN-relative
+        // library path only inside trusted directories such as /usr/lib (where Debian keeps its
+        // JDK) and not in /opt/java/openjdk: there java starts only thanks to the Dockerfile's ldconfig.
+        s.append("mkdir -p ").append(q(IMAGE_JAVA_HOME)).append("\n");
+        s.append("mount --bind ").append(q(javaHome)).append(' ').append(q(IMAGE_JAVA_HOME)).append("\n");
+        // The Dockerfile's capability setup, as written.
+        s.append("export JAVA_HOME=").append(q(IMAGE_JAVA_HOME)).append("\n");
         for (String statement : capabilitySetup()) {
             s.append(statement).append("\n");
         }
@@ -247,8 +258,8 @@ class ImageRunIT {
                 """);
         s.append("ip addr add ").append(q(slackAddress + "/32")).append(" dev lo\n");
         s.append("cd ").append(q(value("WORKDIR"))).append("\n");
-        s.append("exec env -i PATH=").append(q(javaHome + "/bin:/usr/sbin:/usr/bin:/sbin:/bin"))
-                .append(" JAVA_HOME=").append(q(javaHome)).append(" HOME=/nonexistent")
+        s.append("exec env -i PATH=").append(q(IMAGE_JAVA_HOME + "/bin:/usr/sbin:/usr/bin:/sbin:/bin"))
+                .append(" JAVA_HOME=").append(q(IMAGE_JAVA_HOME)).append(" HOME=/nonexistent")
                 .append(" EGRESSD_JAVA_OPTS=").append(q(javaOpts())).append(' ')
                 .append(String.join(" ", asImageUser())).append(" \"$@\"\n");
         return s.toString();
@@ -277,7 +288,7 @@ class ImageRunIT {
     /** A command inside egressd's namespaces (network and mount), as root. */
     static Result inside(String... command) {
         List<String> full = new ArrayList<>(List.of("nsenter", "--target", String.valueOf(egressd.pid()), "--net",
-                "--mount", "env", "-i", "PATH=" + javaHome + "/bin:" + path));
+                "--mount", "env", "-i", "PATH=" + IMAGE_JAVA_HOME + "/bin:" + path));
         full.addAll(List.of(command));
         return Netns.run(Duration.ofSeconds(30), full.toArray(String[]::new));
     }
@@ -371,7 +382,7 @@ class ImageRunIT {
         assertThat(writable).as("mounts egressd could write to, of %s", visible).isEmpty();
         // And in practice, for egressd's user: only /tmp takes a file.
         for (String where : List.of("/", "/etc/egressd/", "/etc/egressd/allowlists/", "/opt/egressd/", "/var/tmp/",
-                "/dev/shm/", javaHome + "/")) {
+                "/dev/shm/", IMAGE_JAVA_HOME + "/")) {
             Result touch = insideAsImageUser("touch", where + "egressd-was-here");
             assertThat(touch.exit()).as("touch in %s: %s", where, touch).isNotZero();
             assertThat(touch.err()).contains("Read-only file system");
