@@ -85,8 +85,8 @@ class ImageRunIT {
 
     @BeforeAll
     static void startLikeTheImage() throws Exception {
-        RootOnly.require(HOW_TO_RUN);
-        path = RootOnly.toolPath("util-linux, libcap2-bin, iproute2, curl, dnsutils", HOW_TO_RUN,
+        CiGuard.requireRoot(HOW_TO_RUN);
+        path = CiGuard.toolPath("util-linux, libcap2-bin, iproute2, curl, dnsutils", HOW_TO_RUN,
                 "unshare", "nsenter", "setpriv", "mount", "setcap", "getcap", "ldconfig", "ip", "curl", "dig");
         DockerfileTest.read();
         javaHome = Path.of(System.getProperty("java.home")).toRealPath().toString();

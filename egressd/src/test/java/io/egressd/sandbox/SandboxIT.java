@@ -84,8 +84,8 @@ class SandboxIT {
 
     @BeforeAll
     static void buildTheSandbox() throws Exception {
-        RootOnly.require(HOW_TO_RUN);
-        path = RootOnly.toolPath("iproute2, curl, dnsutils, nodejs", HOW_TO_RUN, "ip", "curl", "dig", "node");
+        CiGuard.requireRoot(HOW_TO_RUN);
+        path = CiGuard.toolPath("iproute2, curl, dnsutils, nodejs", HOW_TO_RUN, "ip", "curl", "dig", "node");
 
         List<String> leftovers = Netns.removeLeftovers();
         if (!leftovers.isEmpty()) {

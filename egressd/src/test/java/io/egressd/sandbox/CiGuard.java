@@ -13,34 +13,45 @@ import java.util.Objects;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * The guard of the tests that need root (network and mount namespaces): CI runs as root with
- * {@code CI=true}, so there they must run, and a CI that cannot run them fails; elsewhere a
- * user without root gets a skip that says how to run them.
+ * The guard of the tests that need what a developer's machine may lack (root for network and
+ * mount namespaces, kubectl): CI runs as root with {@code CI=true} and has the tools, so there
+ * they must run, and a CI that cannot run them fails; elsewhere they are skipped with a message
+ * that says how to run them.
  */
-final class RootOnly {
+final class CiGuard {
 
-    /** What a root-only test does on this machine. */
+    /** What such a test does on this machine. */
     enum Decision { RUN, FAIL, SKIP }
 
-    private RootOnly() {
+    private CiGuard() {
     }
 
-    /** {@code ci}: the value of the CI variable (null when unset); {@code uid}: the JVM's user. */
-    static Decision decide(String ci, int uid) {
-        if (uid == 0) {
+    /** {@code ci}: the value of the CI variable (null when unset); {@code canRun}: root, the tool, .... */
+    static Decision decide(String ci, boolean canRun) {
+        if (canRun) {
             return Decision.RUN;
         }
         return "true".equalsIgnoreCase(ci) ? Decision.FAIL : Decision.SKIP;
     }
 
-    /** Applies {@link #decide} to this JVM: returns when it runs as root, else fails or aborts the test. */
-    static void require(String howToRun) {
-        int uid = uid();
-        switch (decide(System.getenv("CI"), uid)) {
+    /** {@code uid}: the JVM's user; only root can run. */
+    static Decision decide(String ci, int uid) {
+        return decide(ci, uid == 0);
+    }
+
+    /** Returns when {@code canRun}; else fails (CI) or aborts the test with {@code why} and how to run it. */
+    static void require(boolean canRun, String why, String howToRun) {
+        switch (decide(System.getenv("CI"), canRun)) {
             case RUN -> { }
-            case FAIL -> fail("CI=true but this JVM runs as uid " + uid + ", not root: " + howToRun);
-            case SKIP -> Assumptions.abort("skipped: " + howToRun);
+            case FAIL -> fail("CI=true but " + why + ": " + howToRun);
+            case SKIP -> Assumptions.abort("skipped: " + why + ": " + howToRun);
         }
+    }
+
+    /** Returns when this JVM runs as root; else fails (CI) or aborts the test. */
+    static void requireRoot(String howToRun) {
+        int uid = uid();
+        require(uid == 0, "this JVM runs as uid " + uid + ", not root", howToRun);
     }
 
     static int uid() {
