@@ -52,8 +52,8 @@ class KubernetesManifestsTest {
     static final Path K8S = ROOT.resolve("deploy/kubernetes");
     static final String SYNC = "run deploy/kubernetes/sync.sh and commit the result";
     static final String KUBECTL = "install kubectl 1.21 or later (kustomize v4+ for `labels` and `replacements`;"
-            + " Debian's kubernetes-client 1.20 is too old), e.g. the package kubectl of the Kubernetes apt"
-            + " repository (pkgs.k8s.io); CI's machine image has it";
+            + " Debian's kubernetes-client 1.20 is too old), e.g. the package kubectl of the Kubernetes"
+            + " project's apt repository; CI's machine image has it";
     /** The Kubernetes example's own allowlist for slack: the repository's, identified by proxy credentials. */
     static final Path SLACK_ALLOWLIST = K8S.resolve("slack-allowlist.yaml");
     /** The token_sha256 the example ships: no password hashes to it, so no working secret is in the repository. */
