@@ -42,10 +42,15 @@ import org.junit.jupiter.api.io.TempDir;
  *       (configMapGenerator) expanded by this test, are checked against the same invariants.</li>
  * </ul>
  *
- * <p>The invariants: the allowlists ConfigMap holds exactly the repository's allowlists; the
- * sandboxed pods' NetworkPolicy lets them reach only egressd's proxy and DNS ports; their DNS
- * server and proxy are egressd's Service address; ports, labels, mounts and the config agree;
- * the PrometheusRule carries exactly the groups of deploy/prometheus/egressd-alerts.yaml.
+ * <p>The invariants: the allowlists ConfigMap holds exactly the repository's allowlists, but
+ * for slack.yaml, which is slack-allowlist.yaml (the same rules, identified by proxy
+ * credentials); the NetworkPolicies, evaluated by {@link NetworkPolicies}, let sandboxed pods
+ * reach only egressd's proxy and DNS ports, every other pod of the namespace nothing, and let
+ * into egressd only the sandboxed pods (proxy, DNS) and the monitoring namespace (/metrics);
+ * sandboxed pods use egressd's Service address for DNS and proxy, with a proxy user that is an
+ * allowlist's {@code proxy_user}, and a NO_PROXY of loopback only; ports, labels, mounts and
+ * the config agree; the PrometheusRule carries exactly the groups of
+ * deploy/prometheus/egressd-alerts.yaml. Under {@code CI=true} kubectl must be there.
  */
 class KubernetesManifestsTest {
 
