@@ -5,10 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.egressd.sandbox.Netns.Lines;
 import io.egressd.sandbox.Netns.Result;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,8 +19,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipInputStream;
-import javax.tools.JavaCompiler;
-import javax.tools.ToolProvider;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -100,11 +96,7 @@ class ImageRunIT {
         Path jar = Path.of(System.getProperty("egressd.jar", ROOT.resolve("egressd/target/egressd.jar").toString()));
         assertThat(jar).as("the shaded jar (mvn package)").exists();
         Files.copy(jar, built.resolve("egressd.jar"));
-        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-        ByteArrayOutputStream javacErr = new ByteArrayOutputStream();
-        assertThat(javac.run(null, null, javacErr, "--release", "17", "-d", built.resolve("healthcheck").toString(),
-                ROOT.resolve("deploy/docker/Healthcheck.java").toString()))
-                .as("javac: %s", javacErr.toString(StandardCharsets.UTF_8)).isZero();
+        DockerHealthcheckIT.compileHealthcheck(built.resolve("healthcheck"));
         unpackNatives(jar, Files.createDirectories(built.resolve("native")));
 
         Path script = dir.resolve("image.sh");
