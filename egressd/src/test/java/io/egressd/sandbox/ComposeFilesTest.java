@@ -113,6 +113,9 @@ class ComposeFilesTest {
         assertThat(env.get("HTTP_PROXY")).isEqualTo(proxy);
         assertThat(env.get("HTTPS_PROXY")).isEqualTo(proxy);
         assertThat(env.get("NODE_USE_ENV_PROXY")).isEqualTo("1");
+        // NO_PROXY keeps loopback local and nothing else: no upstream goes around egressd.
+        DeployFiles.assertNoProxyIsLoopbackOnly((String) env.get("NO_PROXY"),
+                DeployFiles.allowedHosts(DeployFiles.repositoryAllowlists()));
         assertThat(slack).doesNotContainKeys("env_file", "network_mode", "extra_hosts");
 
         // Docker's `dns:` always asks port 53: egressd's DNS filter listens there.

@@ -11,10 +11,15 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.egressd.policy.Cidr;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
@@ -106,5 +111,53 @@ final class DeployFiles {
     /** The policy of the repository's allowlists under a config's global deny rules. */
     static Policy repositoryPolicy(Config config) throws PolicyException {
         return AllowlistLoader.load(ROOT.resolve("allowlists"), config.deny());
+    }
+
+    /** The hosts of every allowlist's {@code allow} rules (a wildcard's {@code *.} dropped): the upstreams. */
+    static Set<String> allowedHosts(Map<String, String> allowlists) {
+        Set<String> hosts = new TreeSet<>();
+        for (String text : allowlists.values()) {
+            Object allow = map(yaml().load(text)).get("allow");
+            for (Map<String, Object> rule : allow == null ? List.<Map<String, Object>>of() : maps(allow)) {
+                if (rule.get("host") instanceof String host) {
+                    hosts.add(host.replaceFirst("^\\*\\.", "").toLowerCase(Locale.ROOT));
+                }
+            }
+        }
+        return hosts;
+    }
+
+    /**
+     * A sandboxed server's NO_PROXY: what it names is reached directly, and in a sandbox the only
+     * direct way that works is the server's own loopback. So it must keep loopback off the proxy
+     * (egressd would refuse loopback anyway: the server's local helpers would break) and name
+     * nothing else: no "*", no upstream host or a domain above one (those would go around egressd
+     * and its audit, and fail closed only where the sandbox holds), no other address or domain.
+     */
+    static void assertNoProxyIsLoopbackOnly(String noProxy, Set<String> upstreams) {
+        assertThat(noProxy).as("NO_PROXY").isNotNull();
+        List<String> entries = Arrays.stream(noProxy.split(",")).map(String::strip).toList();
+        assertThat(entries).as("NO_PROXY %s", noProxy).doesNotContain("", "*").contains("localhost", "127.0.0.1");
+        for (String entry : entries) {
+            String domain = entry.replaceFirst("^\\*?\\.", "").toLowerCase(Locale.ROOT);
+            for (String host : upstreams) {
+                assertThat(host.equals(domain) || host.endsWith("." + domain))
+                        .as("NO_PROXY entry %s exempts the upstream %s from the proxy", entry, host).isFalse();
+            }
+            assertThat(isLoopback(entry)).as("NO_PROXY entry %s is not loopback", entry).isTrue();
+        }
+    }
+
+    private static boolean isLoopback(String entry) {
+        if (entry.equals("localhost")) {
+            return true;
+        }
+        String address = entry.replaceAll("^\\[|\\]$", "");
+        if (!address.matches("[0-9.]+(/\\d+)?|[0-9a-fA-F:]+(/\\d+)?")) {
+            return false;   // a name: only localhost is loopback for certain
+        }
+        Cidr range = Cidr.parse(address);
+        return Cidr.parse("127.0.0.0/8").contains(range.network()) && range.prefixLength() >= 8
+                || Cidr.parse("::1/128").contains(range.network()) && range.prefixLength() == 128;
     }
 }

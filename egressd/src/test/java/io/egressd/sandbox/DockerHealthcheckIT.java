@@ -37,9 +37,14 @@ class DockerHealthcheckIT {
 
     @BeforeEach
     void compileTheHealthcheckAsTheImageBuildDoes() {
+        compileHealthcheck(dir.resolve("healthcheck"));
+    }
+
+    /** Healthcheck.java compiled into {@code out}, as the image's build stage compiles it. */
+    static void compileHealthcheck(Path out) {
         JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int rc = javac.run(null, null, err, "--release", "17", "-d", dir.resolve("healthcheck").toString(),
+        int rc = javac.run(null, null, err, "--release", "17", "-d", out.toString(),
                 ROOT.resolve("deploy/docker/Healthcheck.java").toString());
         assertThat(rc).as("javac: %s", err.toString(StandardCharsets.UTF_8)).isZero();
     }

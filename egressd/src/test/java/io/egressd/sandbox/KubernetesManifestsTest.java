@@ -11,6 +11,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.egressd.config.Config;
 import io.egressd.policy.AllowlistLoader;
 import io.egressd.policy.Policy;
+import io.egressd.sandbox.NetworkPolicies.Pod;
 import java.io.File;
 import java.net.InetAddress;
 import java.net.URI;
@@ -28,7 +29,6 @@ import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -42,15 +42,27 @@ import org.junit.jupiter.api.io.TempDir;
  *       (configMapGenerator) expanded by this test, are checked against the same invariants.</li>
  * </ul>
  *
- * <p>The invariants: the allowlists ConfigMap holds exactly the repository's allowlists; the
- * sandboxed pods' NetworkPolicy lets them reach only egressd's proxy and DNS ports; their DNS
- * server and proxy are egressd's Service address; ports, labels, mounts and the config agree;
- * the PrometheusRule carries exactly the groups of deploy/prometheus/egressd-alerts.yaml.
+ * <p>The invariants: the allowlists ConfigMap holds exactly the repository's allowlists, but
+ * for slack.yaml, which is slack-allowlist.yaml (the same rules, identified by proxy
+ * credentials); the NetworkPolicies, evaluated by {@link NetworkPolicies}, let sandboxed pods
+ * reach only egressd's proxy and DNS ports, every other pod of the namespace nothing, and let
+ * into egressd only the sandboxed pods (proxy, DNS) and the monitoring namespace (/metrics);
+ * sandboxed pods use egressd's Service address for DNS and proxy, with a proxy user that is an
+ * allowlist's {@code proxy_user}, and a NO_PROXY of loopback only; ports, labels, mounts and
+ * the config agree; the PrometheusRule carries exactly the groups of
+ * deploy/prometheus/egressd-alerts.yaml. Under {@code CI=true} kubectl must be there.
  */
 class KubernetesManifestsTest {
 
     static final Path K8S = ROOT.resolve("deploy/kubernetes");
     static final String SYNC = "run deploy/kubernetes/sync.sh and commit the result";
+    static final String KUBECTL = "install kubectl 1.21 or later (kustomize v4+ for `labels` and `replacements`;"
+            + " Debian's kubernetes-client 1.20 is too old), e.g. the package kubectl of the Kubernetes"
+            + " project's apt repository; CI's machine image has it";
+    /** The Kubernetes example's own allowlist for slack: the repository's, identified by proxy credentials. */
+    static final Path SLACK_ALLOWLIST = K8S.resolve("slack-allowlist.yaml");
+    /** The token_sha256 the example ships: no password hashes to it, so no working secret is in the repository. */
+    static final String PLACEHOLDER_TOKEN = "0".repeat(64);
 
     @TempDir
     Path tmp;
@@ -92,9 +104,8 @@ class KubernetesManifestsTest {
     @Test
     void kubectlKustomizeRendersItAndTheRenderingHoldsTheInvariants() throws Exception {
         String kubectl = onPath("kubectl");
-        Assumptions.assumeTrue(kubectl != null,
-                "kubectl is not installed: `kubectl kustomize deploy/kubernetes` not run here (the source files are"
-                        + " still checked by sourceFilesHoldTheInvariants)");
+        CiGuard.require(kubectl != null, "kubectl is not installed, so `kubectl kustomize deploy/kubernetes` cannot"
+                + " run (sourceFilesHoldTheInvariants still checks the source files)", KUBECTL);
         Netns.Result r = Netns.run(Duration.ofSeconds(60), kubectl, "kustomize", K8S.toString());
         assertThat(r.exit()).as("kubectl kustomize: %s", r.err()).isZero();
         List<Map<String, Object>> docs = DeployFiles.loadAll(r.out());
@@ -138,10 +149,25 @@ class KubernetesManifestsTest {
                 : maps(k.get("configMapGenerator"))) {
             Map<String, Object> data = new LinkedHashMap<>();
             for (Object f : list(at(gen, "files"))) {
-                data.put(Path.of((String) f).getFileName().toString(), Files.readString(dir.resolve((String) f)));
+                // "key=path" or "path" (the key is then the file name)
+                String[] keyPath = ((String) f).split("=", 2);
+                String path = keyPath[keyPath.length - 1];
+                data.put(keyPath.length == 2 ? keyPath[0] : Path.of(path).getFileName().toString(),
+                        Files.readString(dir.resolve(path)));
             }
-            docs.add(Map.of("apiVersion", "v1", "kind", "ConfigMap", "metadata", Map.of("name", str(gen, "name")),
-                    "data", data));
+            String behavior = (String) gen.getOrDefault("behavior", "create");
+            if (behavior.equals("merge")) {
+                // Into the ConfigMap of the same name that a resource (a sub-kustomization) made.
+                Map<String, Object> base = one(docs, "ConfigMap", str(gen, "name")::equals);
+                Map<String, Object> merged = new LinkedHashMap<>(map(at(base, "data")));
+                merged.putAll(data);
+                docs.set(docs.indexOf(base), Map.of("apiVersion", "v1", "kind", "ConfigMap", "metadata",
+                        Map.of("name", str(gen, "name")), "data", merged));
+            } else {
+                assertThat(behavior).isEqualTo("create");
+                docs.add(Map.of("apiVersion", "v1", "kind", "ConfigMap", "metadata",
+                        Map.of("name", str(gen, "name")), "data", data));
+            }
         }
         return docs;
     }
@@ -171,7 +197,10 @@ class KubernetesManifestsTest {
         Map<String, Object> allowlists = one(docs, "ConfigMap", str(allowlistsVolume, "configMap", "name")::equals);
         Map<String, String> data = new TreeMap<>();
         map(at(allowlists, "data")).forEach((key, value) -> data.put(key, (String) value));
-        assertThat(data).isEqualTo(DeployFiles.repositoryAllowlists());
+        Map<String, String> expected = new TreeMap<>(DeployFiles.repositoryAllowlists());
+        expected.put("slack.yaml", Files.readString(SLACK_ALLOWLIST));
+        assertThat(data).as("the repository's allowlists, slack.yaml replaced by %s", SLACK_ALLOWLIST)
+                .isEqualTo(expected);
         Path dir = Files.createDirectories(tmp.resolve("allowlists"));
         for (Map.Entry<String, String> e : data.entrySet()) {
             Files.writeString(dir.resolve(e.getKey()), e.getValue());
@@ -232,30 +261,10 @@ class KubernetesManifestsTest {
                 .filter(d -> "true".equals(map(at(d, "spec", "template", "metadata", "labels"))
                         .get("egressd.io/sandboxed"))).toList();
         assertThat(sandboxed).isNotEmpty();
-        List<Map<String, Object>> policies = docs.stream().filter(d -> "NetworkPolicy".equals(d.get("kind"))).toList();
-        assertThat(policies).hasSize(1);
-        Map<String, Object> netpol = map(at(policies.get(0), "spec"));
-        Map<String, Object> selected = map(at(netpol, "podSelector", "matchLabels"));
-        assertThat(list(at(netpol, "policyTypes"))).contains("Egress");
-        List<Map<String, Object>> rules = maps(at(netpol, "egress"));
-        assertThat(rules).hasSize(1);
-        Map<String, Object> rule = rules.get(0);
-        assertThat(rule.keySet()).containsExactlyInAnyOrder("to", "ports");
-        List<Map<String, Object>> peers = maps(at(rule, "to"));
-        assertThat(peers).hasSize(1);
-        assertThat(peers.get(0).keySet()).as("only egressd pods: no ipBlock, no namespaceSelector")
-                .containsExactly("podSelector");
-        assertThat(podLabels).containsAllEntriesOf(map(at(peers.get(0), "podSelector", "matchLabels")));
-        List<String> allowedPorts = maps(at(rule, "ports")).stream()
-                .map(p -> p.get("protocol") + "/" + p.get("port")).toList();
-        assertThat(allowedPorts).containsExactlyInAnyOrder(
-                "TCP/" + config.listen().http().getPort(),
-                "UDP/" + config.listen().dns().getPort(),
-                "TCP/" + config.listen().dns().getPort());
+        checkNetworkPolicies(docs, podLabels, sandboxed, config);
 
         for (Map<String, Object> d : sandboxed) {
             Map<String, Object> spec = map(at(d, "spec", "template", "spec"));
-            assertThat(map(at(d, "spec", "template", "metadata", "labels"))).containsAllEntriesOf(selected);
             assertThat(spec).containsEntry("dnsPolicy", "None").containsEntry("automountServiceAccountToken", false)
                     .containsEntry("enableServiceLinks", false);
             assertThat(list(at(spec, "dnsConfig", "nameservers"))).containsExactly(clusterIp);
@@ -267,12 +276,15 @@ class KubernetesManifestsTest {
                     assertThat(proxy.getScheme()).isEqualTo("http");
                     assertThat(proxy.getHost()).as(var).isEqualTo(clusterIp);
                     assertThat(proxy.getPort()).as(var).isEqualTo(proxyPort);
-                    // Identified by credentials: a user that names an allowlist, a password from a Secret.
+                    // Identified by credentials: the proxy_user of an allowlist, a password from a Secret.
                     String[] user = proxy.getRawUserInfo().split(":", 2);
-                    assertThat(policy.servers()).containsKey(user[0]);
+                    assertThat(policy.servers().values()).as("%s: an allowlist with clients.proxy_user %s", var, user[0])
+                            .anyMatch(s -> user[0].equals(s.clients().proxyUser()) && s.clients().tokenSha256() != null);
                     assertThat(user[1]).startsWith("secret-");
                 }
                 assertThat(env.get("NODE_USE_ENV_PROXY")).isEqualTo("1");
+                // NO_PROXY keeps loopback local and nothing else: no upstream goes around egressd.
+                DeployFiles.assertNoProxyIsLoopbackOnly(env.get("NO_PROXY"), DeployFiles.allowedHosts(data));
                 assertThat(at(c, "securityContext", "allowPrivilegeEscalation")).isEqualTo(false);
                 assertThat(list(at(c, "securityContext", "capabilities", "drop"))).containsExactly("ALL");
                 assertThat(map(at(c, "securityContext", "capabilities"))).doesNotContainKey("add");
@@ -298,6 +310,82 @@ class KubernetesManifestsTest {
         // The namespace enforces the restricted Pod Security Standard.
         Map<String, Object> ns = one(docs, "Namespace", "mcp"::equals);
         assertThat(map(at(ns, "metadata", "labels"))).containsEntry("pod-security.kubernetes.io/enforce", "restricted");
+    }
+
+    /**
+     * The NetworkPolicies, by what they let through: sandboxed pods reach egressd's proxy and DNS
+     * and nothing else; any other pod of the namespace reaches nothing; egressd reaches out and
+     * takes proxy and DNS only from sandboxed pods, /metrics only from the monitoring namespace.
+     */
+    static void checkNetworkPolicies(List<Map<String, Object>> docs, Map<String, Object> egressdLabels,
+                                     List<Map<String, Object>> sandboxed, Config config) {
+        NetworkPolicies np = new NetworkPolicies("mcp", docs);
+        Pod egressd = Pod.in("mcp", strings(egressdLabels));
+        Pod rogue = Pod.in("mcp", Map.of("app.kubernetes.io/name", "unlabelled-mcp"));
+        Pod prometheus = Pod.in("monitoring", Map.of("app.kubernetes.io/name", "prometheus"));
+        Pod elsewhere = Pod.in("default", Map.of("app.kubernetes.io/name", "some-app"));
+        Pod kubeDns = Pod.in("kube-system", Map.of("k8s-app", "kube-dns"));
+        int proxy = config.listen().http().getPort();
+        int dns = config.listen().dns().getPort();
+        int admin = config.listen().admin().getPort();
+        Pod out = NetworkPolicies.OUTSIDE;
+
+        for (Map<String, Object> d : sandboxed) {
+            Pod mcp = Pod.in("mcp", strings(map(at(d, "spec", "template", "metadata", "labels"))));
+            String name = name(d);
+            assertThat(np.allows(mcp, egressd, "TCP", proxy)).as("%s -> egressd proxy", name).isTrue();
+            assertThat(np.allows(mcp, egressd, "UDP", dns)).as("%s -> egressd DNS/udp", name).isTrue();
+            assertThat(np.allows(mcp, egressd, "TCP", dns)).as("%s -> egressd DNS/tcp", name).isTrue();
+            assertThat(np.allows(mcp, egressd, "TCP", admin)).as("%s -> egressd admin", name).isFalse();
+            assertThat(np.allows(mcp, out, "TCP", 443)).as("%s -> the internet", name).isFalse();
+            assertThat(np.allows(mcp, kubeDns, "UDP", 53)).as("%s -> cluster DNS", name).isFalse();
+            assertThat(np.allows(mcp, rogue, "TCP", 8080)).as("%s -> another pod of mcp", name).isFalse();
+            assertThat(np.allows(mcp, elsewhere, "TCP", 443)).as("%s -> another namespace", name).isFalse();
+        }
+        // A pod of the namespace without the sandboxed label: no way out at all.
+        assertThat(np.allows(rogue, out, "TCP", 443)).as("unlabelled pod -> the internet").isFalse();
+        assertThat(np.allows(rogue, kubeDns, "UDP", 53)).as("unlabelled pod -> cluster DNS").isFalse();
+        assertThat(np.allows(rogue, elsewhere, "TCP", 443)).as("unlabelled pod -> another namespace").isFalse();
+        assertThat(np.allows(rogue, egressd, "TCP", proxy)).as("unlabelled pod -> egressd proxy").isFalse();
+        // egressd is the way out.
+        assertThat(np.allows(egressd, out, "TCP", 443)).as("egressd -> the internet").isTrue();
+        assertThat(np.allows(egressd, kubeDns, "UDP", 53)).as("egressd -> cluster DNS").isTrue();
+        // Into egressd: /metrics for the monitoring namespace, nothing for anyone else.
+        assertThat(np.allows(prometheus, egressd, "TCP", admin)).as("monitoring -> egressd admin").isTrue();
+        assertThat(np.allows(prometheus, egressd, "TCP", proxy)).as("monitoring -> egressd proxy").isFalse();
+        assertThat(np.allows(elsewhere, egressd, "TCP", proxy)).as("another namespace -> egressd proxy").isFalse();
+        assertThat(np.allows(elsewhere, egressd, "UDP", dns)).as("another namespace -> egressd DNS").isFalse();
+        assertThat(np.allows(elsewhere, egressd, "TCP", admin)).as("another namespace -> egressd admin").isFalse();
+        assertThat(np.allows(out, egressd, "TCP", proxy)).as("the internet -> egressd proxy").isFalse();
+    }
+
+    private static Map<String, String> strings(Map<String, Object> labels) {
+        Map<String, String> out = new TreeMap<>();
+        labels.forEach((k, v) -> out.put(k, (String) v));
+        return out;
+    }
+
+    @Test
+    void theExampleSlackAllowlistIsTheRepositorysIdentifiedByProxyCredentials() throws Exception {
+        Map<String, Object> example = map(DeployFiles.load(SLACK_ALLOWLIST));
+        Map<String, Object> repository = map(DeployFiles.load(ROOT.resolve("allowlists/slack.yaml")));
+        // The same server, mode and rules: only how egressd recognizes it differs.
+        Map<String, Object> a = new TreeMap<>(example);
+        Map<String, Object> b = new TreeMap<>(repository);
+        a.remove("clients");
+        b.remove("clients");
+        assertThat(a).as("%s against allowlists/slack.yaml, but for clients", SLACK_ALLOWLIST).isEqualTo(b);
+        // Pod addresses change, so no sources: the proxy user the pod's proxy URL names.
+        Map<String, Object> clients = map(at(example, "clients"));
+        assertThat(clients.keySet()).containsExactlyInAnyOrder("proxy_user", "token_sha256");
+        assertThat(clients.get("proxy_user")).isEqualTo("slack");
+        // No usable secret in the repository: the hash is a placeholder no password matches,
+        // so the example refuses the pod (bad_credentials) until the operator puts theirs.
+        assertThat(clients.get("token_sha256")).isEqualTo(PLACEHOLDER_TOKEN);
+        Map<String, Object> k = map(DeployFiles.load(K8S.resolve("kustomization.yaml")));
+        assertThat(maps(at(k, "configMapGenerator"))).anyMatch(g -> "egressd-allowlists".equals(g.get("name"))
+                && "merge".equals(g.get("behavior")) && List.of("slack.yaml=slack-allowlist.yaml").equals(g.get("files")));
+        assertThat(Files.readString(K8S.resolve("slack-mcp.yaml"))).contains(SLACK_ALLOWLIST.getFileName().toString());
     }
 
     // ---- helpers -----------------------------------------------------------------------------

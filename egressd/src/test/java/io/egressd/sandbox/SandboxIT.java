@@ -1,12 +1,9 @@
 package io.egressd.sandbox;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
 import io.egressd.sandbox.Netns.Lines;
 import io.egressd.sandbox.Netns.Result;
-import java.io.File;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,12 +11,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -89,15 +84,8 @@ class SandboxIT {
 
     @BeforeAll
     static void buildTheSandbox() throws Exception {
-        boolean ci = "true".equalsIgnoreCase(System.getenv("CI"));
-        int uid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
-        if (uid != 0) {
-            if (ci) {
-                fail("CI=true but this JVM runs as uid " + uid + ", not root: " + HOW_TO_RUN);
-            }
-            Assumptions.abort("skipped: " + HOW_TO_RUN);
-        }
-        path = toolPath("ip", "curl", "dig", "node");
+        CiGuard.requireRoot(HOW_TO_RUN);
+        path = CiGuard.toolPath("iproute2, curl, dnsutils, nodejs", HOW_TO_RUN, "ip", "curl", "dig", "node");
 
         List<String> leftovers = Netns.removeLeftovers();
         if (!leftovers.isEmpty()) {
@@ -201,34 +189,6 @@ class SandboxIT {
             assertThat(left).as("namespaces after cleanup").doesNotContain(ns);
             assertThat(Path.of("/etc/netns", ns)).doesNotExist();
         }
-    }
-
-    /** PATH for the commands run inside the namespaces, failing with the package to install. */
-    private static String toolPath(String... tools) {
-        List<String> dirs = new ArrayList<>();
-        List<String> missing = new ArrayList<>();
-        for (String tool : tools) {
-            Path found = null;
-            for (String d : Objects.requireNonNullElse(System.getenv("PATH"), "/usr/bin:/bin").split(File.pathSeparator)) {
-                Path p = Path.of(d, tool);
-                if (Files.isExecutable(p)) {
-                    found = p;
-                    break;
-                }
-            }
-            if (found == null) {
-                missing.add(tool);
-            } else if (!dirs.contains(found.getParent().toString())) {
-                dirs.add(found.getParent().toString());
-            }
-        }
-        if (!missing.isEmpty()) {
-            fail("missing " + missing + " (Debian packages iproute2, curl, dnsutils, nodejs): " + HOW_TO_RUN);
-        }
-        dirs.add("/usr/sbin");
-        dirs.add("/usr/bin");
-        dirs.add("/bin");
-        return String.join(":", dirs);
     }
 
     /** The sandboxed server's environment: the proxy variables and nothing it did not declare. */
