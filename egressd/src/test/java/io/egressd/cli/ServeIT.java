@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.sun.net.httpserver.HttpServer;
+import io.egressd.sandbox.CiGuard;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -203,6 +204,8 @@ class ServeIT {
     void withoutAConfigItServesTheDefaultsInItsOwnNetworkNamespace() throws Exception {
         // The defaults bind fixed ports (3128, 5053, 9464): in a network namespace of its own (root
         // only; this test's, with nothing but loopback) they cannot clash with anything on this host.
+        CiGuard.requireRoot("serving the defaults binds their fixed ports in a network namespace of the"
+                + " test's own, which needs root: run `sudo mvn -B verify` (CI runs it as root with CI=true)");
         allowlists("allowlists", "app", "server: app\nclients:\n  sources: [127.0.0.1/32]\nallow:\n"
                 + "  - host: allowed.example.com\n");
         ProcessBuilder pb = new ProcessBuilder("unshare", "--net", "sh", "-c", "ip link set lo up && exec \"$0\" serve",

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Assumptions;
  * they must run, and a CI that cannot run them fails; elsewhere they are skipped with a message
  * that says how to run them.
  */
-final class CiGuard {
+public final class CiGuard {
 
     /** What such a test does on this machine. */
     enum Decision { RUN, FAIL, SKIP }
@@ -49,7 +49,7 @@ final class CiGuard {
     }
 
     /** Returns when this JVM runs as root; else fails (CI) or aborts the test. */
-    static void requireRoot(String howToRun) {
+    public static void requireRoot(String howToRun) {
         int uid = uid();
         require(uid == 0, "this JVM runs as uid " + uid + ", not root", howToRun);
     }
