@@ -196,8 +196,13 @@ public final class DnsFilter implements AutoCloseable {
             probe.bind(listen);
             return (InetSocketAddress) probe.getLocalAddress();
         } catch (IOException e) {
-            BindException in = new BindException("DNS port " + listen.getAddress().getHostAddress() + ":"
-                    + listen.getPort() + " is already in use (" + e.getMessage() + ")");
+            String where = "DNS port " + listen.getAddress().getHostAddress() + ":" + listen.getPort();
+            // EACCES is a port below 1024 without CAP_NET_BIND_SERVICE, not a port someone holds.
+            boolean denied = String.valueOf(e.getMessage()).contains("Permission denied");
+            BindException in = new BindException(denied
+                    ? where + " cannot be bound: permission denied (a port below 1024 needs root or"
+                            + " CAP_NET_BIND_SERVICE; docs/deploy.md)"
+                    : where + " is already in use (" + e.getMessage() + ")");
             in.initCause(e);
             throw in;
         }
