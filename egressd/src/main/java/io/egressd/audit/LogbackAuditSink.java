@@ -13,6 +13,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 /**
@@ -36,6 +38,9 @@ public final class LogbackAuditSink implements AuditSink {
 
     /** Lines held in memory before callers block. */
     public static final int DEFAULT_QUEUE_SIZE = 8192;
+
+    /** How long close waits for the gzips of rotated files. */
+    private static final long ROTATION_WAIT_SECONDS = 60;
 
     private final LoggerContext context;
     private final BlockingQueue<String> queue;
@@ -103,9 +108,17 @@ public final class LogbackAuditSink implements AuditSink {
             return;
         }
         closed = true;
+        // Held back until the end: an interrupted thread would abandon the waits for the gzips below.
+        boolean interrupted = Thread.interrupted();
         writer.closing();
-        putUninterruptibly(AuditWriter.END);
-        boolean interrupted = false;
+        while (true) {
+            try {
+                queue.put(AuditWriter.END);
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
         while (true) {
             try {
                 writerThread.join();
@@ -114,11 +127,36 @@ public final class LogbackAuditSink implements AuditSink {
                 interrupted = true;
             }
         }
-        // Stopped here, on a thread whose interrupt (if any) is held back, so a rotation's last gzip is waited for.
+        // Waits for the last rotation's gzip; the earlier ones run on the context's executor.
         output.stop();
+        interrupted |= finishRotations();
         context.stop();
         if (interrupted) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Lets the gzips of earlier rotations finish (stopping the context would cancel them and
+     * leave rotated files uncompressed under temporary names); returns whether interrupted.
+     */
+    private boolean finishRotations() {
+        if (!(output instanceof FileOutput)) {
+            return false;
+        }
+        ExecutorService compressions = context.getExecutorService();
+        compressions.shutdown();
+        boolean interrupted = false;
+        while (true) {
+            try {
+                if (!compressions.awaitTermination(ROTATION_WAIT_SECONDS, TimeUnit.SECONDS)) {
+                    System.err.println("egressd: audit rotation still compressing after " + ROTATION_WAIT_SECONDS
+                            + " s at shutdown; left uncompressed");
+                }
+                return interrupted;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
         }
     }
 
