@@ -22,7 +22,9 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>While lines keep coming, the writer looks for more every {@link #POLL_NANOS} instead of
  * waiting in the queue: a waiting writer costs every caller a thread wake-up (a futex call)
- * per line; a polling one costs callers nothing, and a line waits at most that long. After
+ * per line; a polling one costs callers nothing, and a line waits at most that long. It polls
+ * only when lines came close together (its last wait in the queue was shorter than
+ * {@link #BUSY_NANOS}): for sparse lines a wake-up each is cheaper than polls between them. After
  * {@link #IDLE_POLLS} empty looks it waits in the queue again, so an idle writer uses no CPU.
  */
 final class AuditWriter implements Runnable {
@@ -38,7 +40,8 @@ final class AuditWriter implements Runnable {
     private static final long MAX_RETRY_MILLIS = 1000;
 
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
-    private static final int IDLE_POLLS = 20;
+    private static final long BUSY_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
+    private static final int IDLE_POLLS = 3;
 
     private final BlockingQueue<String> queue;
     private final LineOutput output;
@@ -58,6 +61,7 @@ final class AuditWriter implements Runnable {
         thread = Thread.currentThread();
         List<String> batch = new ArrayList<>(MAX_BATCH);
         boolean ended = false;
+        boolean polling = false;
         int idle = 0;
         while (true) {
             queue.drainTo(batch, MAX_BATCH);
@@ -65,11 +69,13 @@ final class AuditWriter implements Runnable {
                 if (ended) {
                     return;
                 }
-                if (idle++ < IDLE_POLLS) {
+                if (polling && idle++ < IDLE_POLLS) {
                     LockSupport.parkNanos(this, POLL_NANOS);
                     continue;
                 }
+                long waitStart = System.nanoTime();
                 batch.add(take());
+                polling = System.nanoTime() - waitStart < BUSY_NANOS;
                 queue.drainTo(batch, MAX_BATCH - 1);
             }
             idle = 0;
