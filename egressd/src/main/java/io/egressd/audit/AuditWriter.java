@@ -96,7 +96,7 @@ final class AuditWriter implements Runnable {
     }
 
     /** Writes the lines in order: each is written, or given up as {@code audit.on_failure} says. */
-    void write(List<String> lines) {
+    private void write(List<String> lines) {
         int from = 0;
         int n = lines.size();
         long pause = FIRST_RETRY_MILLIS;

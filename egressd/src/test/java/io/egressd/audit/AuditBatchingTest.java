@@ -106,15 +106,21 @@ class AuditBatchingTest {
         }
     }
 
-    /** Queues line 0, waits until the writer is stuck writing it, then queues the rest behind it. */
+    /** Queues line 0, waits until the writer is stuck writing it, queues the rest behind it, and lets it go on. */
     private static void writeBehindAHeldFirstLine(LogbackAuditSink sink, FaultyStream out, int count)
+            throws InterruptedException {
+        writeBehindAHeldFirstLineButKeepItHeld(sink, out, count);
+        out.release.countDown();
+    }
+
+    /** As above, but the first line stays held. */
+    private static void writeBehindAHeldFirstLineButKeepItHeld(LogbackAuditSink sink, FaultyStream out, int count)
             throws InterruptedException {
         sink.write(AuditEvent.POLICY_LOADED, line(0));
         assertThat(out.firstWriteStarted.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
         for (int i = 1; i < count; i++) {
             sink.write(AuditEvent.POLICY_LOADED, line(i));
         }
-        out.release.countDown();
     }
 
     @Test
@@ -301,15 +307,6 @@ class AuditBatchingTest {
         closer.join(10_000);
         assertThat(closer.isAlive()).isFalse();
         assertThat(out.goodLines()).containsExactlyElementsOf(lines(0, count));
-    }
-
-    private static void writeBehindAHeldFirstLineButKeepItHeld(LogbackAuditSink sink, FaultyStream out, int count)
-            throws InterruptedException {
-        sink.write(AuditEvent.POLICY_LOADED, line(0));
-        assertThat(out.firstWriteStarted.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
-        for (int i = 1; i < count; i++) {
-            sink.write(AuditEvent.POLICY_LOADED, line(i));
-        }
     }
 
     @Test
