@@ -36,7 +36,7 @@ public final class AuditHealth {
         return refuse;
     }
 
-    /** Write attempts that failed (a line retried three times counts three). */
+    /** Line writes that failed (a line retried three times counts three; a failed batch, one per line in it). */
     public long failedWrites() {
         return failedWrites.get();
     }
@@ -52,8 +52,9 @@ public final class AuditHealth {
         }
     }
 
-    void failed(IOException e) {
-        failedWrites.incrementAndGet();
+    /** {@code lines} lines were not written (a batch whose write or flush failed, or one line tried again). */
+    void failed(IOException e, int lines) {
+        failedWrites.addAndGet(lines);
         if (healthy) {
             broke(e);
         }

@@ -1,11 +1,7 @@
 package io.egressd.audit;
 
-import ch.qos.logback.classic.AsyncAppender;
-import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.classic.util.LogbackMDCAdapter;
 import ch.qos.logback.core.OutputStreamAppender;
 import ch.qos.logback.core.rolling.SizeAndTimeBasedRollingPolicy;
 import ch.qos.logback.core.spi.LifeCycle;
@@ -15,50 +11,58 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 /**
- * Audit lines through the dedicated logback logger {@code egressd.audit}, in a logger context
- * of its own so that no logback.xml (and no reset of the application's logging) can detach,
- * filter or redirect the audit trail.
+ * Audit lines to a logback appender (a rotated file, standard output, or a stream), in a logger
+ * context of its own so that no logback.xml (and no reset of the application's logging) can
+ * detach, filter or redirect the audit trail.
  *
- * <p>Lines pass through an {@link AsyncAppender} so that I/O threads do not wait on the disk or
- * the stdout pipe, configured never to lose one: discardingThreshold 0 (no level is dropped when
- * the queue fills), neverBlock false (a full queue blocks the caller, which is back-pressure on
- * the client that causes the events), and an unbounded flush on close (every queued line is
- * written before close returns).
+ * <p>Callers hand lines to a bounded queue and one writer thread ({@link AuditWriter}) writes
+ * them, so that I/O threads do not wait on the disk or the stdout pipe. No line is lost to the
+ * queue: a full queue blocks the caller (back-pressure on the client that causes the events),
+ * and close writes every queued line before it returns. The writer takes the queued lines in
+ * batches and flushes once per batch: one {@code write} system call for many lines, not one
+ * and a flush each; under load a line reaches the output within about a millisecond.
  *
- * <p>The output is written through {@link Shield}, which reports each line's outcome to
- * {@link AuditHealth} and, while the output fails, retries the line or gives it up as
- * {@code audit.on_failure} says; {@link FileOutput} and {@link StreamOutput} make sure a failed
- * write is seen at all (logback's own appenders stop, or drop lines while they retry).
+ * <p>The writer reports each batch's outcome to {@link AuditHealth} and, while the output
+ * fails, retries the lines or gives them up as {@code audit.on_failure} says; {@link FileOutput}
+ * and {@link StreamOutput} make sure a failed write is seen at all (logback's own appenders
+ * stop, or drop lines while they retry).
  */
 public final class LogbackAuditSink implements AuditSink {
 
     /** Lines held in memory before callers block. */
     public static final int DEFAULT_QUEUE_SIZE = 8192;
 
-    static final String LOGGER = "egressd.audit";
+    /** How long close waits for the gzips of rotated files. */
+    private static final long ROTATION_WAIT_SECONDS = 60;
 
     private final LoggerContext context;
-    private final Logger logger;
-    private final AsyncAppender queue;
-    private final Shield shield;
+    private final BlockingQueue<String> queue;
+    private final AuditWriter writer;
+    private final Thread writerThread;
     private final OutputStreamAppender<ILoggingEvent> output;
-    // Volatile so a write racing close sees it and fails loudly instead of vanishing into a stopped appender.
+    // Volatile so a write racing close sees it and fails loudly instead of vanishing into an ended writer.
     private volatile boolean closed;
 
-    private LogbackAuditSink(LoggerContext context, Logger logger, AsyncAppender queue, Shield shield,
-                             OutputStreamAppender<ILoggingEvent> output) {
+    private LogbackAuditSink(LoggerContext context, int queueSize, OutputStreamAppender<ILoggingEvent> output,
+                             AuditHealth health) {
         this.context = context;
-        this.logger = logger;
-        this.queue = queue;
-        this.shield = shield;
+        this.queue = new ArrayBlockingQueue<>(queueSize);
         this.output = output;
+        this.writer = new AuditWriter(queue, (LineOutput) output, health);
+        this.writerThread = new Thread(writer, "egressd-audit-writer");
+        writerThread.setDaemon(true);
+        writerThread.start();
     }
 
     /**
-     * Opens the output and starts the queue.
+     * Opens the output and starts the writer.
      *
      * @throws IllegalStateException when the output cannot be opened (e.g. the file's directory is not writable)
      */
@@ -71,10 +75,11 @@ public final class LogbackAuditSink implements AuditSink {
      * failed line is retried or dropped).
      */
     public static LogbackAuditSink open(AuditOutput output, int queueSize, AuditHealth health) {
+        if (queueSize < 1) {
+            throw new IllegalArgumentException("audit queue size must be at least 1: " + queueSize);
+        }
         LoggerContext context = new LoggerContext();
         context.setName("egressd-audit");
-        // A context built by hand has no MDC adapter; the async queue needs one to copy events.
-        context.setMDCAdapter(new LogbackMDCAdapter());
         context.getStatusManager().add(new WarningsToStderr());
         context.start();
 
@@ -85,29 +90,7 @@ public final class LogbackAuditSink implements AuditSink {
         target.setEncoder(encoder);
         target.start();
         requireStarted(context, target, "audit output " + describe(output));
-
-        Shield shield = new Shield((LineOutput) target, health);
-        shield.setContext(context);
-        shield.setName("audit-shield");
-        shield.start();
-
-        AsyncAppender queue = new AsyncAppender();
-        queue.setContext(context);
-        queue.setName("audit-queue");
-        queue.setQueueSize(queueSize);
-        queue.setDiscardingThreshold(0);
-        queue.setNeverBlock(false);
-        queue.setMaxFlushTime(0);
-        queue.setIncludeCallerData(false);
-        queue.addAppender(shield);
-        queue.start();
-        requireStarted(context, queue, "audit queue");
-
-        Logger logger = context.getLogger(LOGGER);
-        logger.setLevel(Level.INFO);
-        logger.setAdditive(false);
-        logger.addAppender(queue);
-        return new LogbackAuditSink(context, logger, queue, shield, target);
+        return new LogbackAuditSink(context, queueSize, target, health);
     }
 
     @Override
@@ -115,41 +98,98 @@ public final class LogbackAuditSink implements AuditSink {
         if (closed) {
             throw new IllegalStateException("audit sink is closed; lost " + line);
         }
-        logger.info(line);
+        putUninterruptibly(line);
     }
 
-    /** Blocks until every accepted line is written; the fronts must be stopped first. */
+    /** Blocks until every accepted line is written (or given up); the fronts must be stopped first. */
     @Override
     public synchronized void close() {
         if (closed) {
             return;
         }
         closed = true;
-        shield.closing();
-        // Every line accepted before this one is written once it arrives; the worker is then idle.
-        logger.info(Shield.FLUSH, "flush");
-        shield.awaitFlush();
-        // Stopping interrupts the idle worker, which writes anything that slipped in meanwhile (maxFlushTime 0).
-        queue.stop();
-        // Stopped here, on a thread nobody interrupted, so a rotation's last gzip is waited for.
+        // Held back until the end: an interrupted thread would abandon the waits for the gzips below.
+        boolean interrupted = Thread.interrupted();
+        writer.closing();
+        while (true) {
+            try {
+                queue.put(AuditWriter.END);
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        while (true) {
+            try {
+                writerThread.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        // Waits for the last rotation's gzip; the earlier ones run on the context's executor.
         output.stop();
+        interrupted |= finishRotations();
         context.stop();
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Lets the gzips of earlier rotations finish (stopping the context would cancel them and
+     * leave rotated files uncompressed under temporary names); returns whether interrupted.
+     */
+    private boolean finishRotations() {
+        if (!(output instanceof FileOutput)) {
+            return false;
+        }
+        ExecutorService compressions = context.getExecutorService();
+        compressions.shutdown();
+        boolean interrupted = false;
+        while (true) {
+            try {
+                if (!compressions.awaitTermination(ROTATION_WAIT_SECONDS, TimeUnit.SECONDS)) {
+                    System.err.println("egressd: audit rotation still compressing after " + ROTATION_WAIT_SECONDS
+                            + " s at shutdown; left uncompressed");
+                }
+                return interrupted;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+    }
+
+    /** Queues a line, waiting while the queue is full; an interrupt does not drop it, and is kept for the caller. */
+    private void putUninterruptibly(String line) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                queue.put(line);
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private static OutputStreamAppender<ILoggingEvent> target(LoggerContext context, AuditOutput output) {
         OutputStreamAppender<ILoggingEvent> appender;
         if (output instanceof AuditOutput.Stdout) {
             appender = new StreamOutput();
-            appender.setOutputStream(new StdoutStream(System.out));
+            appender.setOutputStream(new BatchStream(new StdoutStream(System.out)));
         } else if (output instanceof AuditOutput.Stream s) {
             appender = new StreamOutput();
-            appender.setOutputStream(new NonClosingStream(s.stream()));
+            appender.setOutputStream(new BatchStream(new NonClosingStream(s.stream())));
         } else if (notARegularFile(((AuditOutput.RollingFile) output).file())) {
             // A device or a FIFO (/dev/stdout, a log pipe) is written as it is: rotating it would rename it.
             Path path = ((AuditOutput.RollingFile) output).file();
             appender = new StreamOutput();
             try {
-                appender.setOutputStream(new FileOutputStream(path.toFile(), true));
+                appender.setOutputStream(new BatchStream(new FileOutputStream(path.toFile(), true)));
             } catch (IOException e) {
                 throw new IllegalStateException("cannot open audit output " + path + ": " + e.getMessage(), e);
             }
@@ -174,8 +214,8 @@ public final class LogbackAuditSink implements AuditSink {
         }
         appender.setContext(context);
         appender.setName("audit-output");
-        // Flushed per line: a crash loses nothing already accepted by the queue's writer.
-        appender.setImmediateFlush(true);
+        // Flushed by the writer once per batch (AuditWriter), not per line.
+        appender.setImmediateFlush(false);
         return appender;
     }
 
