@@ -27,6 +27,7 @@ DEAD_PORT=$((BASE + 4))
 WORK="$(mktemp -d /tmp/egressd-idle.XXXXXX)"
 UP_PID=""; EG_PID=""
 cleanup() {
+  set +e  # wait reports the signal that ended the process
   [ -n "$EG_PID" ] && kill -TERM "$EG_PID" 2>/dev/null && wait "$EG_PID" 2>/dev/null
   [ -n "$UP_PID" ] && kill -TERM "$UP_PID" 2>/dev/null && wait "$UP_PID" 2>/dev/null
   rm -rf "$WORK"
