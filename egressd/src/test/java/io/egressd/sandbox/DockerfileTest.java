@@ -164,6 +164,19 @@ class DockerfileTest {
     }
 
     @Test
+    void runsWithTheJvmOptionsAndMallocArenasOfBinEgressd() throws IOException {
+        String script = Files.readString(ROOT.resolve("bin/egressd"));
+        Matcher opts = Pattern.compile("(?m)^: \"\\$\\{EGRESSD_JAVA_OPTS:=(.*)}\"$").matcher(script);
+        assertThat(opts.find()).as("bin/egressd's default EGRESSD_JAVA_OPTS").isTrue();
+        Matcher arenas = Pattern.compile("(?m)^export MALLOC_ARENA_MAX=\"\\$\\{MALLOC_ARENA_MAX:-(\\d+)}\"$")
+                .matcher(script);
+        assertThat(arenas.find()).as("bin/egressd's MALLOC_ARENA_MAX").isTrue();
+        // The image adds its own options (archive, library path, no perf data) after the shared ones.
+        assertThat(withKeyword("ENV")).contains("ENV MALLOC_ARENA_MAX=" + arenas.group(1))
+                .anySatisfy(env -> assertThat(env).startsWith("ENV EGRESSD_JAVA_OPTS=\"" + opts.group(1) + " "));
+    }
+
+    @Test
     void healthcheckGetsHealthzOnTheConfiguredAdminPortWithJava() throws Exception {
         List<String> healthchecks = withKeyword("HEALTHCHECK");
         assertThat(healthchecks).hasSize(1);
