@@ -135,9 +135,13 @@ final class RequestDecider {
 
         private Verdict forwardable(Decision decision) {
             if (decision.allowed() && (decision.address() == null || !dialable.test(decision.address()))) {
-                // Cannot happen with a correct policy; refuse to dial rather than guess an address.
-                return Verdict.upstreamFailure(target, HttpResponseStatus.BAD_GATEWAY,
-                        "no dialable address for " + decision.host());
+                // Cannot happen with a correct policy; refuse to dial rather than guess an address, and
+                // as a refusal like any other (audited, counted): no address left is address_not_allowed
+                // (design.md 5.4), a 502 like a name that does not resolve.
+                log.warn("refusing {}:{} for {}: no dialable address for the allowed {}", decision.host(),
+                        target.port(), server, decision.address());
+                Decision refusal = policy.refusal(Reason.ADDRESS_NOT_ALLOWED, server, decision.host(), target.port());
+                return Verdict.lookupFailed(refusal, target, "no dialable address for " + decision.host());
             }
             return Verdict.of(decision, target);
         }

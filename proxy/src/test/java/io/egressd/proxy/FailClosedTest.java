@@ -106,6 +106,30 @@ class FailClosedTest {
     }
 
     @Test
+    void anAllowedAddressWithNoRouteToDialIs502AndAuditedAsARefusal() throws Exception {
+        int before = upstream.accepts();
+        RecordingListener listener = new RecordingListener();
+        try (EgressProxy proxy = EgressProxy.start(ProxyFixture.settings(), () -> policy, listener,
+                new LoopbackResolver().answer("api.test", "127.0.0.1"), address -> false)) {
+            RawHttp.Response response = RawHttp.send(proxy.boundAddress(), get("api.test"));
+            RawHttp.Response tunnel = RawHttp.send(proxy.boundAddress(), "CONNECT api.test:" + upstream.port()
+                    + " HTTP/1.1\r\nProxy-Authorization: " + APP + "\r\n\r\n");
+
+            assertThat(response.status()).isEqualTo(502);
+            assertThat(response.body()).contains("no dialable address for api.test");
+            assertThat(tunnel.status()).isEqualTo(502);
+        }
+        assertThat(upstream.accepts()).isEqualTo(before);
+        assertThat(listener.decided).extracting(RecordingListener.Decided::protocol)
+                .containsExactly(Protocol.HTTP, Protocol.CONNECT);
+        assertThat(listener.decided).allSatisfy(d -> {
+            assertThat(d.decision().allowed()).isFalse();
+            assertThat(d.decision().reason()).isEqualTo(io.egressd.policy.Reason.ADDRESS_NOT_ALLOWED);
+            assertThat(d.decision().host()).isEqualTo("api.test");
+        });
+    }
+
+    @Test
     void aListenerThatThrowsDoesNotCostTheClientItsAnswer() throws Exception {
         EgressListener throwing = new EgressListener() {
             @Override
