@@ -6,8 +6,6 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Clock;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 
 /**
  * Turns decisions into audit lines with the fields of design.md section 7, in one fixed
@@ -15,10 +13,8 @@ import java.time.format.DateTimeFormatter;
  */
 public final class AuditFormat {
 
-    private static final DateTimeFormatter TIME =
-            DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
-
     private final Clock clock;
+    private final UtcTimestamp time = new UtcTimestamp();
 
     public AuditFormat(Clock clock) {
         this.clock = clock;
@@ -71,7 +67,7 @@ public final class AuditFormat {
     }
 
     private JsonLine start(AuditEvent event) {
-        return new JsonLine().string("time", TIME.format(clock.instant())).string("event", event.code());
+        return new JsonLine().string("time", time.format(clock.instant())).string("event", event.code());
     }
 
     private static JsonLine identity(JsonLine line, Decision d) {
