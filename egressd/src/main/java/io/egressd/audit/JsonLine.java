@@ -44,8 +44,8 @@ final class JsonLine {
             out.append(',');
         }
         empty = false;
-        quote(out, name);
-        out.append(':');
+        // Field names are AuditFormat's constants, plain ASCII: no escape to look for.
+        out.append('"').append(name).append("\":");
     }
 
     static void quote(StringBuilder out, String s) {
