@@ -200,7 +200,11 @@ public final class Daemon implements AutoCloseable {
         List<String> servers = new ArrayList<>();
         try (Stream<Path> files = Files.list(dir)) {
             files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".yaml"))
-                    .map(n -> n.substring(0, n.length() - ".yaml".length())).sorted().forEach(servers::add);
+                    .map(n -> n.substring(0, n.length() - ".yaml".length())).filter(ConfigLoader::isServerName)
+                    .sorted().forEach(servers::add);
+        } catch (IOException e) {
+            // An unlistable directory: the policy load names it, with what to do.
+            return;
         }
         throw noAllowlist(config, servers);
     }
