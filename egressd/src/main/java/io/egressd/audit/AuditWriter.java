@@ -58,6 +58,17 @@ final class AuditWriter implements Runnable {
 
     @Override
     public void run() {
+        try {
+            writeUntilEnd();
+        } catch (Error e) {
+            // The writer is gone (out of memory, say): say the output failed, so that with refuse
+            // egress is refused from now on instead of queueing lines nobody will write.
+            health.failed(new IOException("audit writer stopped: " + e), 1);
+            throw e;
+        }
+    }
+
+    private void writeUntilEnd() {
         thread = Thread.currentThread();
         List<String> batch = new ArrayList<>(MAX_BATCH);
         boolean ended = false;

@@ -113,7 +113,13 @@ final class FileOutput extends RollingFileAppender<ILoggingEvent> implements Lin
                 FileUtil.createMissingParentDirectories(file);
             }
             FileOutputStream out = new FileOutputStream(file, append);
-            Object key = key(file.toPath());
+            Object key;
+            try {
+                key = key(file.toPath());
+            } catch (IOException e) {
+                out.close(); // removed between the open and the look: not a descriptor to keep
+                throw e;
+            }
             setOutputStream(new BatchStream(out));
             openKey = key;
         } finally {

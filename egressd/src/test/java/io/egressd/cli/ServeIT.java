@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
@@ -24,9 +25,12 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** `egressd serve` as a user starts it: config file, allowlists, real curl and dig, loopback only. */
+// A process that never prints its ready line would otherwise hang the suite in awaitReady.
+@Timeout(120)
 class ServeIT {
 
     static final Pattern READY = Pattern.compile(
@@ -95,7 +99,10 @@ class ServeIT {
     }
 
     private static String run(String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        // curl honours NO_PROXY even with -x: the caller's proxy variables must not steer the test.
+        builder.environment().keySet().removeIf(k -> k.toLowerCase(Locale.ROOT).endsWith("_proxy"));
+        Process p = builder.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
         return out;
@@ -228,7 +235,7 @@ class ServeIT {
                 .contains("server: app");
         assertThat(run("nsenter", "-t", inside, "-n", "curl", "-s", "http://127.0.0.1:9464/readyz"))
                 .startsWith("ready");
-        String nx = run("nsenter", "-t", inside, "-n", "dig", "@127.0.0.1", "-p", "5053", "+time=2", "+tries=1",
+        String nx = run("nsenter", "-t", inside, "-n", "dig", "@127.0.0.1", "-p", "5053", "+time=5", "+tries=3",
                 "secret.attacker.example", "A");
         assertThat(nx).contains("status: NXDOMAIN");
         // The audit trail goes to standard output by default.
@@ -294,7 +301,7 @@ class ServeIT {
         assertThat(metrics).contains("egressd_decisions_total{decision=\"denied\",protocol=\"http\","
                 + "reason=\"denied_by_global_rule\",server=\"app\"} 1.0");
 
-        String nx = run("dig", "@127.0.0.1", "-p", dnsPort, "+time=2", "+tries=1", "secret.attacker.example", "A");
+        String nx = run("dig", "@127.0.0.1", "-p", dnsPort, "+time=5", "+tries=3", "secret.attacker.example", "A");
         assertThat(nx).contains("status: NXDOMAIN");
     }
 

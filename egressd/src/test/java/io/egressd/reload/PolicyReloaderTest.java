@@ -191,7 +191,7 @@ class PolicyReloaderTest {
     }
 
     @Test
-    void withoutAWatchServicePollingAloneReloadsWithinTwoSeconds() throws Exception {
+    void withoutAWatchServicePollingAloneReloads() throws Exception {
         Files.writeString(dir.resolve("slack.yaml"), SLACK);
         // What inotify limits do: newWatchService() fails. Default settings: a poll every second.
         AtomicInteger asked = new AtomicInteger();
@@ -213,7 +213,8 @@ class PolicyReloaderTest {
                 .startsWith("cannot watch " + dir).contains("inotify").endsWith("polling it every 1000 ms");
 
         Files.writeString(dir.resolve("slack.yaml"), SLACK_AND_API);
-        await().atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(20))
+        // A poll a second and the quiet period: about 1.3 s; the bound leaves room for a loaded machine.
+        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20))
                 .until(() -> allows(reloader.get(), "api.example.com"));
         assertThat(listener.loaded(Trigger.FILE)).isEqualTo(1);
     }

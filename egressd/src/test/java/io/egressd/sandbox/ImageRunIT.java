@@ -328,8 +328,8 @@ class ImageRunIT {
         for (String transport : List.of("+notcp", "+tcp")) {
             // Asked at that address too: egressd's wildcard UDP socket answers from the address
             // the kernel picks for the client, which must be the one dig asked.
-            Result dig = inside("dig", "@" + slackAddress, "-p", "53", "-b", slackAddress, transport, "+time=2",
-                    "+tries=1", "exfil.attacker.example", "A");
+            Result dig = inside("dig", "@" + slackAddress, "-p", "53", "-b", slackAddress, transport, "+time=5",
+                    "+tries=3", "exfil.attacker.example", "A");
             assertThat(dig.exit()).as("%s", dig).isZero();
             assertThat(dig.out()).contains("status: NXDOMAIN");
         }
@@ -339,7 +339,7 @@ class ImageRunIT {
         // An address no allowlist claims is nobody: REFUSED over UDP and TCP, audited as unknown_client.
         for (String transport : List.of("+notcp", "+tcp")) {
             String name = "nobody" + transport.substring(1) + ".attacker.example";
-            Result nobody = inside("dig", "@127.0.0.1", "-p", "53", transport, "+time=2", "+tries=1", name, "A");
+            Result nobody = inside("dig", "@127.0.0.1", "-p", "53", transport, "+time=5", "+tries=3", name, "A");
             assertThat(nobody.out()).as("%s", nobody).contains("status: REFUSED");
             assertThat(out.await(l -> l.contains("\"event\":\"dns.denied\"")
                     && l.contains("\"reason\":\"unknown_client\"") && l.contains(name), Duration.ofSeconds(10)))

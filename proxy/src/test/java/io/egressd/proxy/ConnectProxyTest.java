@@ -278,15 +278,16 @@ class ConnectProxyTest {
     @Test
     void aTunnelWhereOnlyTheUpstreamSpeaksLivesPastTheIdleTimeout() throws Exception {
         // An SSE stream: the client sends nothing after its request, the upstream a byte every 300ms.
+        // The idle timeout of 2s leaves a loaded machine room between two events.
         try (ServerSocket sse = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
              ProxyFixture idle = new ProxyFixture(
                      Allowlist.load(dir, Allowlist.server("app").credentials("app", "app-token")
                              .cidr("127.0.0.1/32", sse.getLocalPort())),
                      new LoopbackResolver(),
-                     ProxyFixture.settings().withIdleTimeout(Duration.ofSeconds(1)))) {
+                     ProxyFixture.settings().withIdleTimeout(Duration.ofSeconds(2)))) {
             Thread events = new Thread(() -> {
                 try (Socket s = sse.accept()) {
-                    for (int i = 0; i < 10; i++) {
+                    for (int i = 0; i < 20; i++) {
                         s.getOutputStream().write('a' + i);
                         s.getOutputStream().flush();
                         Thread.sleep(300);
@@ -302,11 +303,11 @@ class ConnectProxyTest {
                 tunnel.setSoTimeout(5000);
                 InputStream in = tunnel.getInputStream();
                 long start = System.nanoTime();
-                // 10 events over 3s, three idle timeouts' worth: the upstream's traffic keeps the tunnel open.
-                for (int i = 0; i < 10; i++) {
+                // 20 events over 6s, three idle timeouts' worth: the upstream's traffic keeps the tunnel open.
+                for (int i = 0; i < 20; i++) {
                     assertThat(in.read()).as("event " + i).isEqualTo('a' + i);
                 }
-                assertThat((System.nanoTime() - start) / 1_000_000).isGreaterThanOrEqualTo(2500);
+                assertThat((System.nanoTime() - start) / 1_000_000).isGreaterThanOrEqualTo(5500);
                 // Once the stream goes quiet too, the idle timeout closes it.
                 assertThat(in.read()).isEqualTo(-1);
             }
@@ -321,7 +322,7 @@ class ConnectProxyTest {
                              .cidr("127.0.0.1/32", echo.port())),
                      new LoopbackResolver(),
                      ProxyFixture.settings().withHeaderTimeout(Duration.ofSeconds(1))
-                             .withIdleTimeout(Duration.ofSeconds(3)));
+                             .withIdleTimeout(Duration.ofSeconds(10)));
              Socket tunnel = RawHttp.tunnel(quiet.address(), "127.0.0.1:" + echo.port(), APP)) {
             tunnel.setSoTimeout(5000);
 
