@@ -55,12 +55,11 @@ final class ServeCommand implements Callable<Integer> {
         CountDownLatch stop = new CountDownLatch(1);
         // Backstop for any other exit (and for a JVM that will not let us handle signals): close at once.
         Runtime.getRuntime().addShutdownHook(new Thread(daemon::close, "egressd-shutdown"));
-        boolean graceful = StopSignals.install(stop::countDown);
+        // Where signals cannot be handled (-Xrs) nothing counts stop down: the wait lasts until the
+        // JVM's own SIGTERM handling runs the hook.
+        StopSignals.install(stop::countDown);
         err.println(daemon.readyLine());
         err.flush();
-        if (!graceful) {
-            new CountDownLatch(1).await(); // until the JVM's own SIGTERM handling runs the hook
-        }
         stop.await();
         err.println("egressd: stopping: closing the listeners, waiting up to " + format(grace) + " for "
                 + daemon.openConnections() + " open connections");

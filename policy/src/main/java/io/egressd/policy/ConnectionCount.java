@@ -26,17 +26,10 @@ public final class ConnectionCount {
     }
 
     /**
-     * Counts a new connection from {@code source} when it fits under both limits; a connection
-     * that does not fit is not counted (its front closes it at once) and the result is false.
-     * Every true must be matched by one {@link #released}.
-     */
-    public boolean admit(InetAddress source) {
-        return admission(source) == null;
-    }
-
-    /**
-     * As {@link #admit}, saying which limit refused: null when the connection is admitted (and
-     * counted), else {@link Rejection#MAX_CONNECTIONS} or {@link Rejection#MAX_CONNECTIONS_PER_SOURCE}.
+     * Counts a new connection from {@code source} when it fits under both limits, returning null;
+     * a connection that does not fit is not counted (its front closes it at once) and the result
+     * says which limit refused: {@link Rejection#MAX_CONNECTIONS} or
+     * {@link Rejection#MAX_CONNECTIONS_PER_SOURCE}. Every null must be matched by one {@link #released}.
      */
     public Rejection admission(InetAddress source) {
         if (open.incrementAndGet() > max) {
@@ -68,7 +61,7 @@ public final class ConnectionCount {
         return open.get();
     }
 
-    /** Connections from {@code source} open now (only those counted by {@link #admit}). */
+    /** Connections from {@code source} open now (only those counted by {@link #admission}). */
     public int open(InetAddress source) {
         return bySource.getOrDefault(source, 0);
     }

@@ -18,16 +18,15 @@ import java.net.InetSocketAddress;
 final class Counted extends ChannelInboundHandlerAdapter {
 
     private final ConnectionCount connections;
-    private final ServerLimits serverLimits;
+    private final ServerLimits.Slot serverSlot;
     private final Front front;
     private final GuardedListener listener;
     private InetAddress counted;
     private Rejection refused;
-    private String attributed;
 
     Counted(StreamConfig config, Front front) {
         this.connections = config.connections();
-        this.serverLimits = config.serverLimits();
+        this.serverSlot = config.serverLimits().slot();
         this.front = front;
         this.listener = config.listener();
     }
@@ -50,10 +49,7 @@ final class Counted extends ChannelInboundHandlerAdapter {
             connections.released(counted);
             counted = null;
         }
-        if (attributed != null) {
-            serverLimits.closeConnection(attributed);
-            attributed = null;
-        }
+        serverSlot.release();
     }
 
     /** Why the connection was not admitted at accept, or null: its front closes it unread. */
@@ -66,12 +62,6 @@ final class Counted extends ChannelInboundHandlerAdapter {
      * its rate; false (and nothing held) when either is used up.
      */
     boolean admitServer(String server) {
-        if (attributed == null) {
-            if (!serverLimits.openConnection(server)) {
-                return false;
-            }
-            attributed = server;
-        }
-        return serverLimits.tryRequest(server);
+        return serverSlot.admit(server);
     }
 }

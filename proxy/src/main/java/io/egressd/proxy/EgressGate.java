@@ -80,8 +80,8 @@ final class EgressGate extends ChannelDuplexHandler {
     private Exchange exchange;
     /** Counted against max_connections (and per source) at accept; released once, at removal. */
     private InetAddress counted;
-    /** The server this connection counts against in max_connections_per_server, from its first admitted request. */
-    private String attributed;
+    /** This connection's place in max_connections_per_server, taken at its first admitted request. */
+    private final ServerLimits.Slot serverSlot;
     /** Between requests: the next byte starts the header timeout (the first one runs from accept). */
     private boolean awaitingHead = true;
     private ScheduledFuture<?> headTimer;
@@ -96,6 +96,7 @@ final class EgressGate extends ChannelDuplexHandler {
 
     EgressGate(GateConfig config) {
         this.config = config;
+        this.serverSlot = config.serverLimits().slot();
     }
 
     // ---- lifecycle
@@ -132,10 +133,7 @@ final class EgressGate extends ChannelDuplexHandler {
             config.connections().released(counted);
             counted = null;
         }
-        if (attributed != null) {
-            config.serverLimits().closeConnection(attributed);
-            attributed = null;
-        }
+        serverSlot.release();
     }
 
     /** A handler for the front of the pipeline, where it sees raw bytes before the HTTP decoder does. */
@@ -363,13 +361,7 @@ final class EgressGate extends ChannelDuplexHandler {
 
     /** Per-server limits, once the request's server is known (on this loop, inside decide). */
     private boolean admitServer(String server) {
-        if (attributed == null) {
-            if (!config.serverLimits().openConnection(server)) {
-                return false;
-            }
-            attributed = server;
-        }
-        return config.serverLimits().tryRequest(server);
+        return serverSlot.admit(server);
     }
 
     private void decided(HttpRequest request, Verdict verdict) {

@@ -13,10 +13,7 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -157,18 +154,7 @@ final class RequestDecider {
          */
         private Verdict lookupFailed(String name, Throwable error) {
             Decision refusal = policy.refusal(Reason.ADDRESS_NOT_ALLOWED, server, name, target.port());
-            Throwable cause = error;
-            while ((cause instanceof CompletionException || cause instanceof ExecutionException)
-                    && cause.getCause() != null) {
-                cause = cause.getCause();
-            }
-            if (cause instanceof TimeoutException) {
-                return Verdict.lookupFailed(refusal, target, "looking up " + name + " timed out");
-            }
-            if (!(cause instanceof UnknownHostException)) {
-                log.debug("lookup of {} failed", name, cause);
-            }
-            return Verdict.lookupFailed(refusal, target, name + " does not resolve");
+            return Verdict.lookupFailed(refusal, target, LookupFailure.describe(name, error, log));
         }
 
         /** A bug somewhere on the decision path: refuse, with the closest reason the contract has. */

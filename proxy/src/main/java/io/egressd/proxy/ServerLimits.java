@@ -63,6 +63,44 @@ final class ServerLimits {
         return buckets.computeIfAbsent(server, s -> new Bucket(burst, nanoClock.getAsLong())).take();
     }
 
+    /** A fresh place for one connection in these limits; it holds nothing until it admits a request. */
+    Slot slot() {
+        return new Slot();
+    }
+
+    /**
+     * One client connection's place: attributed to a server at its first admitted request,
+     * released once when the connection closes. Used on the connection's own event loop only.
+     */
+    final class Slot {
+        private String attributed;
+
+        private Slot() {
+        }
+
+        /**
+         * Counts the connection against {@code server}'s connection cap (once) and takes one
+         * request from its rate; false (and no new connection held) when either is used up.
+         */
+        boolean admit(String server) {
+            if (attributed == null) {
+                if (!openConnection(server)) {
+                    return false;
+                }
+                attributed = server;
+            }
+            return tryRequest(server);
+        }
+
+        /** Gives back the connection's place, if it held one. */
+        void release() {
+            if (attributed != null) {
+                closeConnection(attributed);
+                attributed = null;
+            }
+        }
+    }
+
     private final class Bucket {
         private double tokens;
         private long last;

@@ -9,14 +9,10 @@ import io.egressd.policy.Policy;
 import io.egressd.policy.Reason;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -107,18 +103,7 @@ final class StreamDecider {
 
     /** A lookup that failed is refused as address_not_allowed (design.md section 5, step 4: no address left). */
     private static StreamVerdict lookupFailed(Decision refusal, String name, Throwable error) {
-        Throwable cause = error;
-        while ((cause instanceof CompletionException || cause instanceof ExecutionException)
-                && cause.getCause() != null) {
-            cause = cause.getCause();
-        }
-        if (cause instanceof TimeoutException) {
-            return StreamVerdict.lookupFailed(refusal, "looking up " + name + " timed out");
-        }
-        if (!(cause instanceof UnknownHostException)) {
-            log.debug("lookup of {} failed", name, cause);
-        }
-        return StreamVerdict.lookupFailed(refusal, name + " does not resolve");
+        return StreamVerdict.lookupFailed(refusal, LookupFailure.describe(name, error, log));
     }
 
     /** A bug on the decision path: refuse, with the closest reason the contract has. */
