@@ -78,33 +78,18 @@ class AuditTrailIT {
                   - cidr: 127.0.0.1/32
                     ports: [%d, %d]
                 """.formatted(http.port(), echo.port()));
-        egressd = Egressd.start(dir, """
-                allowlists: allowlists
-                listen:
-                  http: 127.0.0.1:0
-                  dns: 127.0.0.1:0
-                  admin: 127.0.0.1:0
-                dns:
-                  upstreams: ["%s"]
+        egressd = Egressd.start(dir, Fixture.config(dns.address(), """
                   timeout: 2s
                 audit:
                   dns_allowed: true
                 deny:
                   hosts: ["*.blocked.example"]
-                """.formatted(dns.address()));
+                """));
     }
 
     @AfterEach
     void stop() throws Exception {
-        try {
-            if (egressd != null) {
-                egressd.close();
-            }
-        } finally {
-            http.close();
-            echo.close();
-            dns.close();
-        }
+        Fixture.close(egressd, http, echo, dns);
     }
 
     @Test

@@ -106,19 +106,12 @@ class ConnectionFloodIT {
 
     /** Only what this test changes: long header timeout (connections wait for their wave), no allowed audit lines. */
     private String config() {
-        return """
-                allowlists: allowlists
-                listen:
-                  http: 127.0.0.1:0
-                  dns: 127.0.0.1:0
-                  admin: 127.0.0.1:0
-                dns:
-                  upstreams: ["127.0.0.1:9"]
+        return Fixture.config("127.0.0.1:9", """
                 audit:
                   allowed: false
                 limits:
                   header_timeout: 120s
-                """;
+                """);
     }
 
     private String get() {

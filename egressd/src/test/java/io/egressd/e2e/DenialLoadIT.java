@@ -52,24 +52,15 @@ class DenialLoadIT {
                 allow:
                   - host: api.example.com
                 """);
-        egressd = Egressd.start(dir, """
-                allowlists: allowlists
-                listen:
-                  http: 127.0.0.1:0
-                  dns: 127.0.0.1:0
-                  admin: 127.0.0.1:0
-                dns:
-                  upstreams: ["127.0.0.1:9"]
+        egressd = Egressd.start(dir, Fixture.config("127.0.0.1:9", """
                 audit:
                   output: audit.log
-                """);
+                """));
     }
 
     @AfterEach
     void stop() throws Exception {
-        if (egressd != null) {
-            egressd.close();
-        }
+        Fixture.close(egressd);
     }
 
     /** One kept-alive connection, 400 requests to denied hosts; returns the hosts asked. */

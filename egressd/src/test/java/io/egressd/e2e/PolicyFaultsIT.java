@@ -71,13 +71,7 @@ class PolicyFaultsIT {
 
     @AfterEach
     void stop() throws Exception {
-        try {
-            if (egressd != null) {
-                egressd.close();
-            }
-        } finally {
-            http.close();
-        }
+        Fixture.close(egressd, http);
     }
 
     private String decision() throws IOException {

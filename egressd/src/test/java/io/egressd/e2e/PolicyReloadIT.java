@@ -54,14 +54,7 @@ class PolicyReloadIT {
 
     @AfterEach
     void stop() throws Exception {
-        try {
-            if (egressd != null) {
-                egressd.close();
-            }
-        } finally {
-            http.close();
-            echo.close();
-        }
+        Fixture.close(egressd, http, echo);
     }
 
     /** app's allowlist: loopback on these ports only. */

@@ -57,33 +57,13 @@ class PrometheusAlertIT {
                   - cidr: 127.0.0.1/32
                     ports: [1]
                 """);
-        egressd = Egressd.start(dir, """
-                allowlists: allowlists
-                listen:
-                  http: 127.0.0.1:0
-                  dns: 127.0.0.1:0
-                  admin: 127.0.0.1:0
-                dns:
-                  upstreams: ["127.0.0.1:9"]
-                """);
+        egressd = Egressd.start(dir, Fixture.config("127.0.0.1:9", ""));
         prometheus = PrometheusServer.start(dir, egressd.adminPort);
     }
 
     @AfterEach
     void stop() throws Exception {
-        try {
-            if (prometheus != null) {
-                prometheus.close();
-            }
-        } finally {
-            try {
-                if (egressd != null) {
-                    egressd.close();
-                }
-            } finally {
-                http.close();
-            }
-        }
+        Fixture.close(prometheus, egressd, http);
     }
 
     /** A request by the report-mode server that its list does not allow: it flows, as a would-deny. */

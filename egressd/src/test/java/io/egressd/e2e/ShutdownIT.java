@@ -57,26 +57,15 @@ class ShutdownIT {
                   - cidr: 127.0.0.1/32
                     ports: [%d]
                 """.formatted(echo.port()));
-        egressd = Egressd.start(dir, """
-                allowlists: allowlists
-                listen:
-                  http: 127.0.0.1:0
-                  dns: 127.0.0.1:0
-                  admin: 127.0.0.1:0
-                dns:
-                  upstreams: ["127.0.0.1:%d"]
+        egressd = Egressd.start(dir, Fixture.config("127.0.0.1:" + deadDns, """
                 limits:
                   shutdown_grace: %dms
-                """.formatted(deadDns, GRACE.toMillis()));
+                """.formatted(GRACE.toMillis())));
     }
 
     @AfterEach
     void stop() throws Exception {
-        try {
-            egressd.close();
-        } finally {
-            echo.close();
-        }
+        Fixture.close(egressd, echo);
     }
 
     /** A CONNECT tunnel to the echo upstream, past its 200. */

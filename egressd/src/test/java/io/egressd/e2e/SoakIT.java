@@ -77,32 +77,17 @@ class SoakIT {
                   - cidr: 127.0.0.1/32
                     ports: [%d, %d]
                 """.formatted(http.port(), echo.port()));
-        egressd = Egressd.start(dir, """
-                allowlists: allowlists
-                listen:
-                  http: 127.0.0.1:0
-                  dns: 127.0.0.1:0
-                  admin: 127.0.0.1:0
-                dns:
-                  upstreams: ["%s"]
+        egressd = Egressd.start(dir, Fixture.config(dns.address(), """
                   timeout: 2s
                 audit:
                   output: audit.log
                   dns_allowed: true
-                """.formatted(dns.address()));
+                """));
     }
 
     @AfterEach
     void stop() throws Exception {
-        try {
-            if (egressd != null) {
-                egressd.close();
-            }
-        } finally {
-            http.close();
-            echo.close();
-            dns.close();
-        }
+        Fixture.close(egressd, http, echo, dns);
     }
 
     record Usage(long fds, long threads, long heapBytes) { }

@@ -96,14 +96,7 @@ class StreamTrailIT {
 
     @AfterEach
     void stop() throws Exception {
-        try {
-            if (egressd != null) {
-                egressd.close();
-            }
-        } finally {
-            http.close();
-            echo.close();
-        }
+        Fixture.close(egressd, http, echo);
     }
 
     @Test
