@@ -41,8 +41,10 @@ final class Splice extends ChannelInboundHandlerAdapter {
         }
         peer.write(msg, peer.voidPromise());
         if (!peer.isWritable()) {
-            peer.flush();
+            // Stop reading before the flush: a flush that drains the peer at once turns reading
+            // back on (channelWritabilityChanged below), and must not be undone after it.
             ctx.channel().config().setAutoRead(false);
+            peer.flush();
         }
     }
 
