@@ -6,11 +6,14 @@ import io.egressd.policy.Protocol;
 import io.egressd.policy.Reason;
 import io.egressd.policy.Rejection;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
@@ -30,6 +33,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.channels.ClosedChannelException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.CompletableFuture;
@@ -41,8 +45,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Sits in each client pipeline just before LittleProxy's handler and lets a request through
  * only once it is decided. Denials, 407s and lookup failures are answered here and never
- * reach LittleProxy; an allowed request goes on with its {@link Exchange}, whose filter makes
- * LittleProxy dial the vetted address.
+ * reach LittleProxy; an allowed HTTP request goes on with its {@link Exchange}, whose filter
+ * makes LittleProxy dial the vetted address. An allowed CONNECT never reaches LittleProxy: the
+ * gate dials the vetted address itself and splices the two channels ({@link #openTunnel}).
  *
  * <p>Every method runs on the channel's event loop, so the state needs no locks. While a
  * name is being resolved the gate stops reading from this client and queues whatever was
@@ -54,12 +59,21 @@ final class EgressGate extends ChannelDuplexHandler {
 
     private static final Logger log = LoggerFactory.getLogger(EgressGate.class);
 
+    /** LittleProxy's name for its response encoder in the client pipeline; a tunnel has no use for it. */
+    private static final String LITTLEPROXY_ENCODER = "encoder";
+    private static final String TUNNEL_SPLICE = "egressd-splice";
+    /** The answer to an allowed CONNECT, as LittleProxy wrote it; shared, so never released. */
+    private static final ByteBuf CONNECTION_ESTABLISHED = Unpooled.unreleasableBuffer(Unpooled.copiedBuffer(
+            "HTTP/1.1 200 Connection established\r\nVia: 1.1 egressd\r\n\r\n", StandardCharsets.US_ASCII));
+    /** How long after the connect guard's 504 Netty gives up connecting itself. */
+    private static final long TUNNEL_CONNECT_BACKSTOP_MILLIS = 1000;
+
     private enum State {
         /** Waiting for the next request. */
         READY,
         /** A request is being decided (usually: its name resolved). */
         DECIDING,
-        /** An allowed request went to LittleProxy, which is connecting upstream. */
+        /** An allowed request is connecting upstream (LittleProxy's for HTTP, the gate's own for CONNECT). */
         AWAITING_UPSTREAM,
         /** Passing an allowed request's body on. */
         FORWARDING_BODY,
@@ -89,6 +103,8 @@ final class EgressGate extends ChannelDuplexHandler {
     /** A CONNECT head was read and HTTP decoding stopped: until the tunnel opens, any byte is early. */
     private boolean connectHeadRead;
     private ScheduledFuture<?> connectGuard;
+    /** The upstream channel of this connection's CONNECT, from the moment it is dialed. */
+    private Channel tunnelUpstream;
     /** The idle timeout fired and nothing moved since: a close now is the idle timeout's. */
     private boolean idleFired;
     /** The last request whose decision was reported: a failure after that must not report another. */
@@ -196,6 +212,9 @@ final class EgressGate extends ChannelDuplexHandler {
     }
 
     private void shutDown() {
+        if (state != State.TUNNEL && tunnelUpstream != null) {
+            tunnelUpstream.close(); // dialing or dialed, never spliced: nothing else will close it
+        }
         state = State.CLOSING;
         headArrived();
         cancelConnectGuard();
@@ -421,7 +440,12 @@ final class EgressGate extends ChannelDuplexHandler {
         Exchange started = new Exchange(target.protocol(), client, decision,
                 new InetSocketAddress(decision.address(), target.port()), clientCloses, this, ctx.executor());
         exchange = started;
-        state = target.protocol() == Protocol.CONNECT ? State.AWAITING_UPSTREAM : State.FORWARDING_BODY;
+        if (target.protocol() == Protocol.CONNECT) {
+            ReferenceCountUtil.release(request);
+            openTunnel(started);
+            return;
+        }
+        state = State.FORWARDING_BODY;
         ctx.channel().attr(Exchange.NEXT).set(started);
         try {
             ctx.fireChannelRead(request);
@@ -429,10 +453,63 @@ final class EgressGate extends ChannelDuplexHandler {
             ctx.channel().attr(Exchange.NEXT).set(null);
         }
         // LittleProxy may have answered already (seen in write()) or reused a live connection.
-        if (exchange == started && !started.answered() && state != State.CLOSING
-                && (started.protocol == Protocol.CONNECT || started.connectStarted())) {
+        if (exchange == started && !started.answered() && state != State.CLOSING && started.connectStarted()) {
             state = State.AWAITING_UPSTREAM;
             startConnectGuard(started);
+        }
+    }
+
+    /**
+     * Opens an allowed CONNECT's tunnel without LittleProxy: dials the vetted address on this
+     * channel's own loop, and once connected answers 200 and splices the two channels. A tunnel
+     * then costs two channels with a handful of handlers each, instead of LittleProxy's second
+     * connection with its own pipeline and state machine on top; reading stays paused (pump)
+     * until the splice is in place. The connect guard answers 504 at the connect timeout; Netty's
+     * own timeout is only a backstop behind it.
+     */
+    private void openTunnel(Exchange started) {
+        state = State.AWAITING_UPSTREAM;
+        startConnectGuard(started);
+        started.upstreamConnecting();
+        ChannelFuture connecting = config.tunnelDialer().connect(ctx.channel(), started.dial,
+                config.connectTimeout().toMillis() + TUNNEL_CONNECT_BACKSTOP_MILLIS);
+        tunnelUpstream = connecting.channel();
+        connecting.addListener((ChannelFuture done) -> tunnelDialed(started, done));
+    }
+
+    private void tunnelDialed(Exchange started, ChannelFuture done) {
+        if (started != exchange || state != State.AWAITING_UPSTREAM) {
+            done.channel().close(); // answered 504 meanwhile, or the client is gone
+            return;
+        }
+        cancelConnectGuard();
+        if (!done.isSuccess()) {
+            log.debug("CONNECT from {} to {} failed", client, started.dial, done.cause());
+            closeWith(Responses.failure(HttpResponseStatus.BAD_GATEWAY, "connecting to "
+                    + started.decision.host() + ":" + started.dial.getPort() + " ("
+                    + started.dial.getAddress().getHostAddress() + ") failed: " + Upstream.describe(done.cause())));
+            return;
+        }
+        Channel upstream = done.channel();
+        config.listener().upstreamConnected(Protocol.CONNECT, started.decision, started.connectNanos());
+        state = State.TUNNEL;
+        ChannelPipeline pipeline = ctx.pipeline();
+        // Raw bytes from here on: no HTTP encoding, no header timer, and writes go out when a read
+        // completes (Splice flushes then), so nothing is left to consolidate.
+        removeIfPresent(pipeline, LITTLEPROXY_ENCODER);
+        removeIfPresent(pipeline, GateInstallingGroup.HEAD_WATCH);
+        removeIfPresent(pipeline, GateInstallingGroup.FLUSHES);
+        ctx.writeAndFlush(CONNECTION_ESTABLISHED.retainedDuplicate());
+        // Bytes are counted here (relay, write); LittleProxy's handler after the splice sees only the close.
+        pipeline.addAfter(ctx.name(), TUNNEL_SPLICE, new Splice(upstream, Splice.Tally.NONE, true));
+        upstream.pipeline().addLast(TUNNEL_SPLICE, new Splice(ctx.channel(), Splice.Tally.NONE, false));
+        upstream.config().setAutoRead(true);
+        pump(); // relays what waited, and reads the client again
+    }
+
+    private static void removeIfPresent(ChannelPipeline pipeline, String name) {
+        if (pipeline.get(name) != null) {
+            pipeline.remove(name);
         }
     }
 
@@ -476,11 +553,11 @@ final class EgressGate extends ChannelDuplexHandler {
             promise.tryFailure(new ClosedChannelException());
             return;
         }
-        if (state == State.TUNNEL) {
+        if (state == State.TUNNEL || current != null && current.protocol == Protocol.CONNECT) {
             if (msg instanceof ByteBuf bytes && current != null) {
                 current.received(bytes.readableBytes());
             } else if (msg instanceof HttpObject) {
-                // LittleProxy's idle handling may write an HTTP 504 into a tunnel; it is not HTTP any more.
+                // The tunnel is the gate's own; LittleProxy, which never saw the CONNECT, has nothing to answer.
                 ReferenceCountUtil.release(msg);
                 promise.trySuccess();
                 return;
@@ -505,26 +582,6 @@ final class EgressGate extends ChannelDuplexHandler {
     /** Moves the gate along as the answer to an exchange goes out; true to close after this write. */
     private boolean followAnswer(Exchange current, HttpObject msg) {
         switch (current.observe(msg)) {
-            case TUNNEL_OPEN -> {
-                // LittleProxy reports no connect success for CONNECT; its 200 is that moment.
-                config.listener().upstreamConnected(current.protocol, current.decision, current.connectNanos());
-                cancelConnectGuard();
-                if (state == State.AWAITING_UPSTREAM) {
-                    state = State.TUNNEL;
-                    Channel upstream = TunnelUpstream.of(ctx.pipeline());
-                    if (upstream != null) {
-                        ResetRelay.between(ctx.channel(), upstream);
-                    }
-                    schedulePump();
-                }
-            }
-            case TUNNEL_FAILED -> {
-                cancelConnectGuard();
-                finishExchange();
-                state = State.CLOSING;
-                ((HttpResponse) msg).headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-                return true;
-            }
             case ANSWER_STARTED -> {
                 markClose(current, msg);
                 upstreamAnswered();

@@ -62,7 +62,7 @@ public final class EgressProxy implements AutoCloseable {
                 settings.connectTimeout(), dialable);
         GateConfig config = new GateConfig(decider, new GuardedListener(listener), settings.connectTimeout(),
                 connections, settings.headerTimeout(),
-                ServerLimits.of(settings));
+                ServerLimits.of(settings), Upstream::connect);
         GatedServerGroup threads = new GatedServerGroup("egressd-http", settings, () -> new EgressGate(config));
         try {
             HttpProxyServer server = DefaultHttpProxyServer.bootstrap()

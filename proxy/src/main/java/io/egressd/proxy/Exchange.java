@@ -26,10 +26,6 @@ final class Exchange {
     /** What a message written to the client means for this exchange. */
     enum Progress {
         NOTHING,
-        /** LittleProxy answered the CONNECT with 200: bytes from here on. */
-        TUNNEL_OPEN,
-        /** LittleProxy answered the CONNECT otherwise (502): the upstream could not be reached. */
-        TUNNEL_FAILED,
         /** The head of the final HTTP response. */
         ANSWER_STARTED,
         /** The end of the final HTTP response (possibly together with its head). */
@@ -111,9 +107,6 @@ final class Exchange {
             }
             answered = true;
             head = true;
-            if (protocol == Protocol.CONNECT) {
-                return code == 200 ? Progress.TUNNEL_OPEN : Progress.TUNNEL_FAILED;
-            }
         }
         if (protocol == Protocol.HTTP && msg instanceof HttpContent content) {
             bytesReceived += content.content().readableBytes();
@@ -133,7 +126,7 @@ final class Exchange {
         }
     }
 
-    /** LittleProxy began opening the upstream connection (called during the gate's own read). */
+    /** Opening the upstream connection began (LittleProxy's, during the gate's own read; or the gate's tunnel). */
     void upstreamConnecting() {
         connectStartedNanos = System.nanoTime();
         connectStarted = true;

@@ -3,8 +3,6 @@ package io.egressd.proxy;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelException;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import java.io.IOException;
 
@@ -13,29 +11,11 @@ import java.io.IOException;
  * sees the upstream's reset, and the upstream a client's). A side that ends with an I/O error
  * (a reset, a broken pipe) makes its peer close with SO_LINGER 0: the bytes already relayed are
  * flushed first, then the peer gets an RST instead of a FIN. An orderly end stays a FIN.
- *
- * <p>As a handler it sits first in both pipelines of a LittleProxy CONNECT tunnel, ahead of
- * LittleProxy's handler, which flushes and closes the peer itself once this side is gone;
- * {@link Splice} (SOCKS5, forwards) uses {@link #resetAfterFlush} directly.
+ * {@link Splice} (CONNECT tunnels, SOCKS5, forwards) calls it as a side ends.
  */
-final class ResetRelay extends ChannelInboundHandlerAdapter {
+final class ResetRelay {
 
-    static final String NAME = "egressd-reset-relay";
-
-    private final Channel peer;
-
-    private ResetRelay(Channel peer) {
-        this.peer = peer;
-    }
-
-    /** Relays resets both ways between a CONNECT tunnel's two channels, once per channel. */
-    static void between(Channel client, Channel upstream) {
-        if (client.pipeline().get(NAME) == null) {
-            client.pipeline().addFirst(NAME, new ResetRelay(upstream));
-        }
-        if (upstream.pipeline().get(NAME) == null) {
-            upstream.pipeline().addFirst(NAME, new ResetRelay(client));
-        }
+    private ResetRelay() {
     }
 
     /** Whether a stream that ended with {@code cause} ended abnormally (a reset), not by a FIN. */
@@ -52,12 +32,6 @@ final class ResetRelay extends ChannelInboundHandlerAdapter {
 
     /** Closes {@code channel} with an RST. */
     static void reset(Channel channel) {
-        lingerZero(channel);
-        channel.close();
-    }
-
-    /** Makes the next close of {@code channel}, whoever does it, an RST. */
-    private static void lingerZero(Channel channel) {
         if (channel.isOpen()) {
             try {
                 channel.config().setOption(ChannelOption.SO_LINGER, 0);
@@ -65,14 +39,6 @@ final class ResetRelay extends ChannelInboundHandlerAdapter {
                 // closed meanwhile: nothing left to reset
             }
         }
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) throws Exception {
-        if (endsByReset(cause)) {
-            // LittleProxy closes the peer once this side is gone, after flushing what it holds.
-            lingerZero(peer);
-        }
-        super.exceptionCaught(ctx, cause);
+        channel.close();
     }
 }

@@ -13,16 +13,46 @@ import io.netty.util.ReferenceCountUtil;
  * this side stops reading until it can (the peer's splice turns reading back on), so a slow
  * reader never makes egressd buffer without bound. A side that ends with a reset ends its peer
  * with one ({@link ResetRelay}); a FIN is passed on as a close.
+ *
+ * <p>Carries SOCKS5 streams, forwards and HTTP CONNECT tunnels; both channels of a pair live on
+ * one event loop, so relaying a read is a direct call.
  */
 final class Splice extends ChannelInboundHandlerAdapter {
 
+    /** Where a splice reports the bytes it moves and its end. */
+    interface Tally {
+        /** For a pair whose bytes are counted elsewhere (the CONNECT tunnel's gate counts its own). */
+        Tally NONE = new Tally() {
+            @Override
+            public void sent(int bytes) {
+            }
+
+            @Override
+            public void received(int bytes) {
+            }
+
+            @Override
+            public void end() {
+            }
+        };
+
+        /** Client to upstream. */
+        void sent(int bytes);
+
+        /** Upstream to client. */
+        void received(int bytes);
+
+        /** One side closed; called once per side. */
+        void end();
+    }
+
     private final Channel peer;
-    private final StreamSession session;
+    private final Tally session;
     private final boolean fromClient;
     /** This side ended with an I/O error: its peer is reset, not closed. */
     private boolean reset;
 
-    Splice(Channel peer, StreamSession session, boolean fromClient) {
+    Splice(Channel peer, Tally session, boolean fromClient) {
         this.peer = peer;
         this.session = session;
         this.fromClient = fromClient;
@@ -68,6 +98,7 @@ final class Splice extends ChannelInboundHandlerAdapter {
         } else {
             closeOnFlush(peer);
         }
+        ctx.fireChannelInactive(); // a CONNECT tunnel's client pipeline has LittleProxy's handler after this one
     }
 
     @Override

@@ -63,6 +63,7 @@ final class StreamServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         channels.add(ch);
+                        RelayBuffers.apply(ch);
                         ch.pipeline().addLast("idle", new IdleStateHandler(0, 0, idleTimeout.toMillis(),
                                 TimeUnit.MILLISECONDS));
                         ch.pipeline().addLast("idle-close", idleCloser);

@@ -8,7 +8,7 @@ import java.net.InetSocketAddress;
  * One allowed stream (SOCKS5 or forward): its decision and byte counts, reported to the
  * listener once, at close. Both of its channels live on one event loop, so plain fields do.
  */
-final class StreamSession {
+final class StreamSession implements Splice.Tally {
 
     private final Protocol protocol;
     private final InetSocketAddress client;
@@ -28,18 +28,19 @@ final class StreamSession {
         listener.decided(protocol, client, decision);
     }
 
-    /** Client to upstream. */
-    void sent(int bytes) {
+    @Override
+    public void sent(int bytes) {
         bytesSent += bytes;
     }
 
-    /** Upstream to client. */
-    void received(int bytes) {
+    @Override
+    public void received(int bytes) {
         bytesReceived += bytes;
     }
 
     /** Reports the close, once. */
-    void end() {
+    @Override
+    public void end() {
         if (!ended) {
             ended = true;
             listener.closed(protocol, client, decision, bytesSent, bytesReceived,

@@ -28,7 +28,7 @@ final class Upstream {
      * The same loop as the client: relaying between the two then needs no hand-off between threads.
      */
     static ChannelFuture connect(Channel client, InetSocketAddress address, long timeoutMillis) {
-        return new Bootstrap()
+        ChannelFuture connecting = new Bootstrap()
                 .group(client.eventLoop())
                 .channel(NioSocketChannel.class)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, Math.min(Integer.MAX_VALUE,
@@ -37,6 +37,19 @@ final class Upstream {
                 .option(ChannelOption.TCP_NODELAY, true)
                 .handler(new ChannelInboundHandlerAdapter())
                 .connect(address);
+        RelayBuffers.apply(connecting.channel());
+        return connecting;
+    }
+
+    /** Why connecting failed, for the one line of a 502. */
+    static String describe(Throwable cause) {
+        return switch (classify(cause)) {
+            case REFUSED -> "connection refused";
+            case TIMED_OUT -> "timed out";
+            case HOST_UNREACHABLE -> "no route to host";
+            case NETWORK_UNREACHABLE -> "network is unreachable";
+            case OTHER -> String.valueOf(cause.getMessage());
+        };
     }
 
     static Failure classify(Throwable cause) {
