@@ -18,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Random;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -89,7 +90,7 @@ class BulkRelayTest {
         try (SocksClient c = socksConnect()) {
             assertWhole(Tally.read(c.in(), "the SOCKS5 client"));
         }
-        sent.get(STALL_MILLIS, TimeUnit.MILLISECONDS);
+        within(sent, STALL_MILLIS);
         assertAudited(Protocol.SOCKS5, 0, TOTAL);
     }
 
@@ -103,8 +104,8 @@ class BulkRelayTest {
                 c.socket.shutdownOutput();
                 return null;
             });
-            assertWhole(received.get(STALL_MILLIS * 3L, TimeUnit.MILLISECONDS));
-            sent.get(STALL_MILLIS, TimeUnit.MILLISECONDS);
+            assertWhole(within(received, STALL_MILLIS * 3L));
+            within(sent, STALL_MILLIS);
         }
         assertAudited(Protocol.SOCKS5, TOTAL, 0);
     }
@@ -130,7 +131,7 @@ class BulkRelayTest {
             s.setSoTimeout(STALL_MILLIS);
             assertWhole(Tally.read(s.getInputStream(), "the forward's client"));
         }
-        sent.get(STALL_MILLIS, TimeUnit.MILLISECONDS);
+        within(sent, STALL_MILLIS);
         assertAudited(Protocol.TCP, 0, TOTAL);
     }
 
@@ -147,6 +148,18 @@ class BulkRelayTest {
         assertThat(c.requestName(SocksClient.CONNECT, "bulk.test", port)).isZero();
         c.socket.setSoTimeout(STALL_MILLIS);
         return c;
+    }
+
+    /** What {@code task} returned; an assertion it failed is thrown as itself. */
+    private static <T> T within(Future<T> task, long millis) throws Exception {
+        try {
+            return task.get(millis, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof AssertionError failed) {
+                throw failed;
+            }
+            throw e;
+        }
     }
 
     private static void writeAll(OutputStream out) throws IOException {
