@@ -3,8 +3,6 @@ package io.egressd.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.egressd.policy.AllowlistLoader;
-import io.egressd.policy.GlobalDeny;
 import io.egressd.policy.Policy;
 import io.egressd.policy.Protocol;
 import java.io.IOException;
@@ -113,16 +111,8 @@ class BulkRelayTest {
     @Test
     @Timeout(60)
     void aTcpForwardCarriesALargeDownloadWholeToAReaderThatPausesThenRacesAhead() throws Exception {
-        int listen = TcpForwardsTest.freePort();
-        Path lists = Files.createDirectories(dir.resolve("allowlists"));
-        Files.writeString(lists.resolve("app.yaml"), """
-                server: app
-                allow:
-                  - cidr: 127.0.0.1/32
-                    ports: [%d]
-                forwards: [{listen: "127.0.0.1:%d", to: "127.0.0.1:%d"}]
-                """.formatted(upstream.port(), listen, upstream.port()));
-        Policy policy = AllowlistLoader.load(lists, GlobalDeny.BUILT_IN);
+        Policy policy = TcpForwardsTest.forwardTo(Files.createDirectories(dir.resolve("allowlists")),
+                TcpForwardsTest.freePort(), upstream.port());
         forwards = TcpForwards.start(policy.forwards(), SocksProxyTest.settings(), () -> policy, listener,
                 new LoopbackResolver(), new TestNetwork());
         Future<Void> sent = upstream.send(threads);
