@@ -155,16 +155,8 @@ class StreamLimitsTest {
     // ---- forwards
 
     private TcpForwards forwards(ProxySettings limits) throws Exception {
-        int listen = TcpForwardsTest.freePort();
-        Path lists = Files.createDirectories(dir.resolve("forwards"));
-        Files.writeString(lists.resolve("app.yaml"), """
-                server: app
-                allow:
-                  - cidr: 127.0.0.1/32
-                    ports: [%d]
-                forwards: [{listen: "127.0.0.1:%d", to: "127.0.0.1:%d"}]
-                """.formatted(echo.port(), listen, echo.port()));
-        policy = io.egressd.policy.AllowlistLoader.load(lists, io.egressd.policy.GlobalDeny.BUILT_IN);
+        policy = TcpForwardsTest.forwardTo(Files.createDirectories(dir.resolve("forwards")),
+                TcpForwardsTest.freePort(), echo.port());
         return keep(TcpForwards.start(policy.forwards(), limits, () -> policy, listener, new LoopbackResolver(),
                 new TestNetwork()));
     }

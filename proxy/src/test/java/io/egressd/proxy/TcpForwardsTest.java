@@ -77,13 +77,19 @@ class TcpForwardsTest {
 
     /** One forward from 127.0.0.1:{@code listen} to 127.0.0.1:{@code port}, allowed by a cidr rule. */
     private Policy forwardTo(int listen, int port) throws Exception {
-        return load("""
+        return forwardTo(Files.createDirectories(dir.resolve("allowlists")), listen, port);
+    }
+
+    /** As above, written as {@code lists}/app.yaml and loaded from there. */
+    static Policy forwardTo(Path lists, int listen, int port) throws Exception {
+        Files.writeString(lists.resolve("app.yaml"), """
                 server: app
                 allow:
                   - cidr: 127.0.0.1/32
                     ports: [%d]
                 forwards: [{listen: "127.0.0.1:%d", to: "127.0.0.1:%d"}]
                 """.formatted(port, listen, port));
+        return io.egressd.policy.AllowlistLoader.load(lists, io.egressd.policy.GlobalDeny.BUILT_IN);
     }
 
     private TcpForwards startForwards(LoopbackResolver resolver, ProxySettings limits) {
