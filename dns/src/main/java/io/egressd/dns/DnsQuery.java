@@ -11,8 +11,13 @@ import org.xbill.DNS.Record;
  * @param message the parsed query, whose ID, flags and question the answer echoes
  * @param client  where it came from, which identifies the server asking
  * @param tcp     whether it came over TCP (answers are then never truncated below 64 KiB)
+ * @param qname   the question's name as asked (case kept, no trailing dot), made once per query
  */
-record DnsQuery(Message message, InetSocketAddress client, boolean tcp) {
+record DnsQuery(Message message, InetSocketAddress client, boolean tcp, String qname) {
+
+    DnsQuery(Message message, InetSocketAddress client, boolean tcp) {
+        this(message, client, tcp, message.getQuestion().getName().toString(true));
+    }
 
     /** Without EDNS a UDP answer is at most 512 bytes (RFC 1035 4.2.1). */
     static final int CLASSIC_UDP_SIZE = 512;

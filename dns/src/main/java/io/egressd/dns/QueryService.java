@@ -77,7 +77,7 @@ final class QueryService {
         // Read once: a reload in the middle of a query never mixes two policies.
         Policy policy = policies.get();
         Record question = query.question();
-        String qname = question.getName().toString(true);
+        String qname = query.qname();
         int qtype = question.getType();
         Identity identity = policy.identify(boundServer, null, null, query.client().getAddress());
         if (!identity.known()) {
@@ -184,7 +184,7 @@ final class QueryService {
         Record question = query.question();
         try {
             // The name as asked, case kept (decision.host() is lower-cased): a label may be data, e.g. base64.
-            listener.queried(query.client(), decision, question.getName().toString(true),
+            listener.queried(query.client(), decision, query.qname(),
                     Type.string(question.getType()), Rcode.string(rcode));
         } catch (RuntimeException e) {
             // A broken listener must not cost the client its answer.

@@ -52,6 +52,9 @@ public sealed interface Host {
         }
         for (int i = 0; i < raw.length(); i++) {
             char c = raw.charAt(i);
+            if (c > ' ' && c < 0x7f && c != '@' && c != '%' && c != '\\') {
+                continue; // printable ASCII other than the three below: the common case, decided at once
+            }
             if (c == '@') {
                 throw new InvalidHostException("host contains userinfo ('@')");
             }
@@ -97,6 +100,41 @@ public sealed interface Host {
     }
 
     private static String canonicalName(String dotted) throws InvalidHostException {
+        // Every DNS question and most request hosts are canonical already: say so in one pass.
+        return isCanonical(dotted) ? dotted : canonicalize(dotted);
+    }
+
+    /**
+     * Whether {@code dotted} is a name {@link #canonicalize} would return unchanged: lower-case
+     * ASCII labels of letters, digits, '-' and '_', none empty, none longer than 63 or starting or
+     * ending with '-', at most 253 characters, the last label not numeric. Anything else (upper
+     * case, IDN, every error) takes the full path, which says what is wrong.
+     */
+    static boolean isCanonical(String dotted) {
+        int length = dotted.length();
+        if (length > MAX_NAME_LENGTH) {
+            return false;
+        }
+        int labelStart = 0;
+        for (int i = 0; i <= length; i++) {
+            char c = i == length ? '.' : dotted.charAt(i);
+            if (c == '.') {
+                int labelLength = i - labelStart;
+                if (labelLength == 0 || labelLength > MAX_LABEL_LENGTH
+                        || dotted.charAt(labelStart) == '-' || dotted.charAt(i - 1) == '-') {
+                    return false;
+                }
+                labelStart = i + 1;
+            } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+                return false;
+            }
+        }
+        int last = dotted.lastIndexOf('.') + 1;
+        return !isNumericLabel(dotted.substring(last));
+    }
+
+    /** The full path: IDN labels to ASCII, lower case, and an error naming the first problem. */
+    static String canonicalize(String dotted) throws InvalidHostException {
         String[] labels = dotted.split("\\.", -1);
         StringBuilder out = new StringBuilder(dotted.length());
         for (int i = 0; i < labels.length; i++) {
