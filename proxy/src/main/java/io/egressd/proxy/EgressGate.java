@@ -191,12 +191,18 @@ final class EgressGate extends ChannelDuplexHandler {
     /**
      * LittleProxy's idle handler sits before the gate, and LittleProxy closes an idle client (after
      * a write of its own, so not within this call) unless its upstream is still busy: a close with
-     * no traffic since the idle event is the idle timeout's, and is reported as such.
+     * no traffic since the idle event is the idle timeout's, and is reported as such. A tunnel is
+     * the gate's own, so the gate closes it: LittleProxy would judge it by an HTTP upstream an
+     * earlier request on the connection may have left behind, and might keep it open for good.
      */
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof IdleStateEvent) {
             idleFired = true;
+            if (state == State.TUNNEL) {
+                Splice.closeOnFlush(ctx.channel());
+                return;
+            }
         }
         super.userEventTriggered(ctx, evt);
     }
@@ -474,7 +480,16 @@ final class EgressGate extends ChannelDuplexHandler {
         ChannelFuture connecting = config.tunnelDialer().connect(ctx.channel(), started.dial,
                 config.connectTimeout().toMillis() + TUNNEL_CONNECT_BACKSTOP_MILLIS);
         tunnelUpstream = connecting.channel();
-        connecting.addListener((ChannelFuture done) -> tunnelDialed(started, done));
+        connecting.addListener((ChannelFuture done) -> {
+            try {
+                tunnelDialed(started, done);
+            } catch (RuntimeException e) {
+                // Thrown into Netty's listener loop it would only be logged, and the client left waiting.
+                log.warn("error opening a tunnel; closing", e);
+                done.channel().close();
+                failClosed(null);
+            }
+        });
     }
 
     private void tunnelDialed(Exchange started, ChannelFuture done) {
@@ -503,6 +518,10 @@ final class EgressGate extends ChannelDuplexHandler {
         // Bytes are counted here (relay, write); LittleProxy's handler after the splice sees only the close.
         pipeline.addAfter(ctx.name(), TUNNEL_SPLICE, new Splice(upstream, Splice.Tally.NONE, true));
         upstream.pipeline().addLast(TUNNEL_SPLICE, new Splice(ctx.channel(), Splice.Tally.NONE, false));
+        if (!upstream.isActive()) {
+            ctx.close(); // closed before its splice was there to pass the close on
+            return;
+        }
         upstream.config().setAutoRead(true);
         pump(); // relays what waited, and reads the client again
     }
@@ -707,7 +726,8 @@ final class EgressGate extends ChannelDuplexHandler {
     }
 
     private void resumeReading() {
-        // Only undo our own pause; LittleProxy pauses reading for backpressure and resumes it itself.
+        // Only undo our own pause; LittleProxy (HTTP) and Splice (tunnels) pause reading for
+        // backpressure and resume it themselves.
         if (pausedReading) {
             pausedReading = false;
             ctx.channel().config().setAutoRead(true);

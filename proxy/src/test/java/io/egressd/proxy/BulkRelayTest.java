@@ -12,9 +12,11 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.Random;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -28,8 +30,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Bulk transfers through {@link Splice}: 64 MiB each way through SOCKS5 and one way through a
- * TCP forward, arriving whole (count and CRC-32) and audited with exactly those bytes. The
+ * Bulk transfers through {@link Splice}: 64 MiB each way through an HTTP CONNECT tunnel and
+ * through SOCKS5, and one way through a TCP forward, arriving whole (count and CRC-32) and
+ * audited with exactly those bytes. The
  * reading end pauses a few times early on, so that egressd's side towards it fills, stops the
  * other side's reads and drains again; then it reads as fast as it can, so that a flush can
  * drain a full channel at once. A relay that stops reading for good (as Splice did when it
@@ -64,6 +67,7 @@ class BulkRelayTest {
     private final Upstream upstream = new Upstream();
     private SocksProxy socks;
     private TcpForwards forwards;
+    private ProxyFixture http;
 
     BulkRelayTest() throws IOException {
     }
@@ -79,6 +83,36 @@ class BulkRelayTest {
         if (forwards != null) {
             forwards.close();
         }
+        if (http != null) {
+            http.close();
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void aConnectTunnelCarriesALargeDownloadWholeToAReaderThatPausesThenRacesAhead() throws Exception {
+        Future<Void> sent = upstream.send(threads);
+        try (Socket s = connectTunnel()) {
+            assertWhole(Tally.read(s.getInputStream(), "the CONNECT client"));
+        }
+        within(sent, STALL_MILLIS);
+        assertAudited(http.listener, Protocol.CONNECT, 0, TOTAL);
+    }
+
+    @Test
+    @Timeout(60)
+    void aConnectTunnelCarriesALargeUploadWholeToAnUpstreamThatPausesThenRacesAhead() throws Exception {
+        Future<Tally> received = upstream.receive(threads);
+        try (Socket s = connectTunnel()) {
+            Future<Void> sent = threads.submit(() -> {
+                writeAll(s.getOutputStream());
+                s.shutdownOutput();
+                return null;
+            });
+            assertWhole(within(received, STALL_MILLIS * 3L));
+            within(sent, STALL_MILLIS);
+        }
+        assertAudited(http.listener, Protocol.CONNECT, TOTAL, 0);
     }
 
     @Test
@@ -89,7 +123,7 @@ class BulkRelayTest {
             assertWhole(Tally.read(c.in(), "the SOCKS5 client"));
         }
         within(sent, STALL_MILLIS);
-        assertAudited(Protocol.SOCKS5, 0, TOTAL);
+        assertAudited(listener, Protocol.SOCKS5, 0, TOTAL);
     }
 
     @Test
@@ -105,7 +139,7 @@ class BulkRelayTest {
             assertWhole(within(received, STALL_MILLIS * 3L));
             within(sent, STALL_MILLIS);
         }
-        assertAudited(Protocol.SOCKS5, TOTAL, 0);
+        assertAudited(listener, Protocol.SOCKS5, TOTAL, 0);
     }
 
     @Test
@@ -122,7 +156,7 @@ class BulkRelayTest {
             assertWhole(Tally.read(s.getInputStream(), "the forward's client"));
         }
         within(sent, STALL_MILLIS);
-        assertAudited(Protocol.TCP, 0, TOTAL);
+        assertAudited(listener, Protocol.TCP, 0, TOTAL);
     }
 
     /** A SOCKS5 proxy allowing bulk.test on the upstream's port, and a client connected through it. */
@@ -138,6 +172,35 @@ class BulkRelayTest {
         assertThat(c.requestName(SocksClient.CONNECT, "bulk.test", port)).isZero();
         c.socket.setSoTimeout(STALL_MILLIS);
         return c;
+    }
+
+    /**
+     * An HTTP proxy allowing bulk.test on the upstream's port, and a raw client whose CONNECT it
+     * answered 200: from there on the socket carries the tunnel's bytes.
+     */
+    private Socket connectTunnel() throws IOException {
+        int port = upstream.port();
+        Policy policy = Allowlist.load(dir, Allowlist.server("app").credentials("app", "app-token")
+                .host("bulk.test", port).cidr("127.0.0.1/32", port));
+        http = new ProxyFixture(policy, new LoopbackResolver().answer("bulk.test", "127.0.0.1"));
+        Socket s = new Socket();
+        s.connect(http.address(), 5000);
+        s.setSoTimeout(STALL_MILLIS);
+        String credentials = Base64.getEncoder().encodeToString("app:app-token".getBytes(
+                StandardCharsets.US_ASCII));
+        s.getOutputStream().write(("CONNECT bulk.test:" + port + " HTTP/1.1\r\nHost: bulk.test:" + port
+                + "\r\nProxy-Authorization: Basic " + credentials + "\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+        // The head, byte by byte, so that no tunnel byte after it is read here.
+        StringBuilder head = new StringBuilder();
+        InputStream in = s.getInputStream();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            assertThat(b).as("the answer to the CONNECT so far: %s", head).isNotNegative();
+            head.append((char) b);
+        }
+        assertThat(head.toString()).startsWith("HTTP/1.1 200 ");
+        return s;
     }
 
     /** What {@code task} returned; an assertion it failed is thrown as itself. */
@@ -165,7 +228,7 @@ class BulkRelayTest {
     }
 
     /** The stream's close is reported once, with the bytes each way as they were moved. */
-    private void assertAudited(Protocol protocol, long sent, long received) {
+    private static void assertAudited(RecordingListener listener, Protocol protocol, long sent, long received) {
         await().atMost(Duration.ofSeconds(5)).until(() -> !listener.closed.isEmpty());
         assertThat(listener.closed).singleElement().satisfies(closed -> {
             assertThat(closed.protocol()).isEqualTo(protocol);

@@ -21,6 +21,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -272,6 +273,36 @@ class ConnectProxyTest {
             assertThat(tunnel.getInputStream().read()).isEqualTo(-1);
             long quietMillis = (System.nanoTime() - quietSince) / 1_000_000;
             assertThat(quietMillis).isBetween(900L, 4000L);
+        }
+    }
+
+    @Test
+    void aQuietTunnelAfterAPlainRequestOnTheSameConnectionIsClosedAtTheIdleTimeoutAndReported() throws Exception {
+        // A plain request first leaves LittleProxy holding an upstream connection (here one that
+        // refused: 502, connection kept) by which it would judge idleness; the tunnel after it is
+        // the gate's own, and the gate closes it when it goes quiet.
+        try (EchoServer echo = new EchoServer("127.0.0.1");
+             ProxyFixture idle = new ProxyFixture(
+                     Allowlist.load(dir, Allowlist.server("app").credentials("app", "app-token")
+                             .cidr("127.0.0.1/32", echo.port(), closedPort)),
+                     new LoopbackResolver(),
+                     ProxyFixture.settings().withIdleTimeout(Duration.ofSeconds(1)));
+             Socket client = new Socket()) {
+            client.connect(idle.address(), 5000);
+            client.setSoTimeout(5000);
+            client.getOutputStream().write(("GET http://127.0.0.1:" + closedPort + "/ HTTP/1.1\r\nHost: 127.0.0.1:"
+                    + closedPort + "\r\nProxy-Authorization: " + APP + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            RawHttp.Response refused = RawHttp.read(client, false);
+            assertThat(refused.status()).isEqualTo(502);
+            client.getOutputStream().write(("CONNECT 127.0.0.1:" + echo.port() + " HTTP/1.1\r\nHost: 127.0.0.1:"
+                    + echo.port() + "\r\nProxy-Authorization: " + APP + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            assertThat(RawHttp.read(client, false).status()).isEqualTo(200);
+            assertThat(echoOnce(client, 7)).isTrue();
+
+            long quietSince = System.nanoTime();
+            assertThat(client.getInputStream().read()).isEqualTo(-1);
+            assertThat((System.nanoTime() - quietSince) / 1_000_000).isBetween(900L, 4000L);
+            await().atMost(Duration.ofSeconds(5)).until(() -> idle.listener.rejected.contains("http/idle_timeout"));
         }
     }
 
