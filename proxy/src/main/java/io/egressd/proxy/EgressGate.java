@@ -265,11 +265,10 @@ final class EgressGate extends ChannelDuplexHandler {
 
     /**
      * After a CONNECT head the connection is a tunnel or closed, so no later byte may be read as
-     * HTTP: removing LittleProxy's decoder now (it removes it itself once the tunnel is up) makes
-     * Netty pass the bytes it holds, and all later ones, on undecoded. Bytes read before the tunnel
-     * opens are refused in channelRead; they are not held for the tunnel, because handing them to
-     * LittleProxy before its tunnel step has run would block this loop. Reading is paused while
-     * the CONNECT is decided, so bytes sent meanwhile wait in the socket and are read as tunnel data.
+     * HTTP: removing the decoder now makes Netty pass the bytes it holds, and all later ones, on
+     * undecoded. Bytes that came with the CONNECT head are refused in channelRead (a client that
+     * sends before the 200 is not speaking the protocol). Reading is paused while the CONNECT is
+     * decided and dialed, so bytes sent meanwhile wait in the socket and are read as tunnel data.
      */
     private void stopDecoding(HttpRequest connectHead) {
         HttpRequestDecoder decoder = ctx.pipeline().get(HttpRequestDecoder.class);
@@ -692,7 +691,8 @@ final class EgressGate extends ChannelDuplexHandler {
 
     private void startConnectGuard(Exchange started) {
         cancelConnectGuard();
-        // LittleProxy's own connect timeout is set longer and can only answer 502; this one answers 504 first.
+        // Netty's connect timeout (the tunnel's, and LittleProxy's for HTTP) is set longer and would
+        // only make a 502; this one answers 504 first.
         connectGuard = ctx.executor().schedule(() -> connectTimedOut(started),
                 config.connectTimeout().toMillis(), TimeUnit.MILLISECONDS);
     }
