@@ -435,21 +435,21 @@ final class EgressGate extends ChannelDuplexHandler {
         Decision decision = verdict.decision();
         RequestTarget target = verdict.target();
         report(request, target.protocol(), decision);
-        // Read before the headers go: the filter strips Connection from this very request on its way
-        // upstream, after which LittleProxy would take it for keep-alive.
-        boolean clientCloses = target.protocol() == Protocol.HTTP && !HttpUtil.isKeepAlive(request);
-        HopByHopHeaders.sanitizeClientRequest(request.headers());
-        if (target.protocol() == Protocol.HTTP) {
-            target.pin(request, decision.host(), decision.address());
-        }
-        Exchange started = new Exchange(target.protocol(), client, decision,
-                new InetSocketAddress(decision.address(), target.port()), clientCloses, this, ctx.executor());
-        exchange = started;
+        InetSocketAddress dial = new InetSocketAddress(decision.address(), target.port());
         if (target.protocol() == Protocol.CONNECT) {
+            // Its head goes nowhere (the tunnel carries the client's bytes only): nothing to sanitize.
             ReferenceCountUtil.release(request);
-            openTunnel(started);
+            exchange = new Exchange(Protocol.CONNECT, client, decision, dial, false, this, ctx.executor());
+            openTunnel(exchange);
             return;
         }
+        // Read before the headers go: the filter strips Connection from this very request on its way
+        // upstream, after which LittleProxy would take it for keep-alive.
+        boolean clientCloses = !HttpUtil.isKeepAlive(request);
+        HopByHopHeaders.sanitizeClientRequest(request.headers());
+        target.pin(request, decision.host(), decision.address());
+        Exchange started = new Exchange(Protocol.HTTP, client, decision, dial, clientCloses, this, ctx.executor());
+        exchange = started;
         state = State.FORWARDING_BODY;
         ctx.channel().attr(Exchange.NEXT).set(started);
         try {
