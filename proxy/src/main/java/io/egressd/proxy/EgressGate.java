@@ -344,9 +344,8 @@ final class EgressGate extends ChannelDuplexHandler {
     }
 
     private void relay(Object msg) {
-        if (msg instanceof ByteBuf bytes && exchange != null) {
-            exchange.sent(bytes.readableBytes());
-            ctx.fireChannelRead(msg);
+        if (msg instanceof ByteBuf && exchange != null) {
+            ctx.fireChannelRead(msg); // to the tunnel's splice, which counts it
         } else {
             ReferenceCountUtil.release(msg); // e.g. the empty last content of the CONNECT request
         }
@@ -514,9 +513,9 @@ final class EgressGate extends ChannelDuplexHandler {
         removeIfPresent(pipeline, GateInstallingGroup.HEAD_WATCH);
         removeIfPresent(pipeline, GateInstallingGroup.FLUSHES);
         ctx.writeAndFlush(CONNECTION_ESTABLISHED.retainedDuplicate());
-        // Bytes are counted here (relay, write); LittleProxy's handler after the splice sees only the close.
-        pipeline.addAfter(ctx.name(), TUNNEL_SPLICE, new Splice(upstream, Splice.Tally.NONE, true));
-        upstream.pipeline().addLast(TUNNEL_SPLICE, new Splice(ctx.channel(), Splice.Tally.NONE, false));
+        // The splices count the bytes into the exchange; LittleProxy's handler after the client's sees only the close.
+        pipeline.addAfter(ctx.name(), TUNNEL_SPLICE, new Splice(upstream, started, true));
+        upstream.pipeline().addLast(TUNNEL_SPLICE, new Splice(ctx.channel(), started, false));
         if (!upstream.isActive()) {
             ctx.close(); // closed before its splice was there to pass the close on
             return;
@@ -572,9 +571,7 @@ final class EgressGate extends ChannelDuplexHandler {
             return;
         }
         if (state == State.TUNNEL || current != null && current.protocol == Protocol.CONNECT) {
-            if (msg instanceof ByteBuf bytes && current != null) {
-                current.received(bytes.readableBytes());
-            } else if (msg instanceof HttpObject) {
+            if (msg instanceof HttpObject) {
                 // The tunnel is the gate's own; LittleProxy, which never saw the CONNECT, has nothing to answer.
                 ReferenceCountUtil.release(msg);
                 promise.trySuccess();

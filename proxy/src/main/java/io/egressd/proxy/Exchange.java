@@ -18,7 +18,7 @@ import java.util.concurrent.RejectedExecutionException;
  * <p>The gate owns it and touches it only on the client channel's event loop; LittleProxy's
  * filter reports upstream progress, which the exchange hands back to that loop.
  */
-final class Exchange {
+final class Exchange implements Splice.Tally {
 
     /** Where the gate leaves the exchange for the filter LittleProxy creates for the same request. */
     static final AttributeKey<Exchange> NEXT = AttributeKey.valueOf("egressd.exchange");
@@ -87,14 +87,21 @@ final class Exchange {
         upstreamTimedOut = true;
     }
 
-    /** Client to upstream. */
-    void sent(int bytes) {
+    /** Client to upstream: an HTTP request body (the gate) or tunnel bytes (the tunnel's splice). */
+    @Override
+    public void sent(int bytes) {
         bytesSent += bytes;
     }
 
-    /** Upstream to client, raw tunnel bytes. */
-    void received(int bytes) {
+    /** Upstream to client, raw tunnel bytes (the tunnel's splice). */
+    @Override
+    public void received(int bytes) {
         bytesReceived += bytes;
+    }
+
+    /** A tunnel side closed; the gate reports the exchange once, when the client connection ends. */
+    @Override
+    public void end() {
     }
 
     /** Follows what LittleProxy writes back to the client for this exchange. */

@@ -21,21 +21,6 @@ final class Splice extends ChannelInboundHandlerAdapter {
 
     /** Where a splice reports the bytes it moves and its end. */
     interface Tally {
-        /** For a pair whose bytes are counted elsewhere (the CONNECT tunnel's gate counts its own). */
-        Tally NONE = new Tally() {
-            @Override
-            public void sent(int bytes) {
-            }
-
-            @Override
-            public void received(int bytes) {
-            }
-
-            @Override
-            public void end() {
-            }
-        };
-
         /** Client to upstream. */
         void sent(int bytes);
 

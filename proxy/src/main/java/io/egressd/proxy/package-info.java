@@ -17,8 +17,8 @@
  *       connection, the reply).</li>
  *   <li>Forwards: {@code ForwardConnection} decides each connection for the forward's server.</li>
  *   <li>Both stream fronts then hand the two channels to {@code Splice}, which relays with
- *       back-pressure and counts bytes for the {@code StreamSession}'s close event (for a
- *       CONNECT tunnel the gate counts them).</li>
+ *       back-pressure and counts bytes for the close event ({@code StreamSession}; for a
+ *       CONNECT tunnel, the gate's {@code Exchange}).</li>
  * </ul>
  */
 package io.egressd.proxy;

@@ -252,11 +252,7 @@ class ConnectProxyTest {
     @Test
     void aQuietTunnelLivesUntilTheIdleTimeoutAndNoLonger() throws Exception {
         try (EchoServer echo = new EchoServer("127.0.0.1");
-             ProxyFixture idle = new ProxyFixture(
-                     Allowlist.load(dir, Allowlist.server("app").credentials("app", "app-token")
-                             .cidr("127.0.0.1/32", echo.port())),
-                     new LoopbackResolver(),
-                     ProxyFixture.settings().withIdleTimeout(Duration.ofSeconds(1)));
+             ProxyFixture idle = idleProxy(1, echo.port());
              Socket tunnel = RawHttp.tunnel(idle.address(), "127.0.0.1:" + echo.port(), APP)) {
             tunnel.setSoTimeout(5000);
 
@@ -282,11 +278,7 @@ class ConnectProxyTest {
         // refused: 502, connection kept) by which it would judge idleness; the tunnel after it is
         // the gate's own, and the gate closes it when it goes quiet.
         try (EchoServer echo = new EchoServer("127.0.0.1");
-             ProxyFixture idle = new ProxyFixture(
-                     Allowlist.load(dir, Allowlist.server("app").credentials("app", "app-token")
-                             .cidr("127.0.0.1/32", echo.port(), closedPort)),
-                     new LoopbackResolver(),
-                     ProxyFixture.settings().withIdleTimeout(Duration.ofSeconds(1)));
+             ProxyFixture idle = idleProxy(1, echo.port(), closedPort);
              Socket client = new Socket()) {
             client.connect(idle.address(), 5000);
             client.setSoTimeout(5000);
@@ -311,11 +303,7 @@ class ConnectProxyTest {
         // An SSE stream: the client sends nothing after its request, the upstream a byte every 300ms.
         // The idle timeout of 2s leaves a loaded machine room between two events.
         try (ServerSocket sse = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-             ProxyFixture idle = new ProxyFixture(
-                     Allowlist.load(dir, Allowlist.server("app").credentials("app", "app-token")
-                             .cidr("127.0.0.1/32", sse.getLocalPort())),
-                     new LoopbackResolver(),
-                     ProxyFixture.settings().withIdleTimeout(Duration.ofSeconds(2)))) {
+             ProxyFixture idle = idleProxy(2, sse.getLocalPort())) {
             Thread events = new Thread(() -> {
                 try (Socket s = sse.accept()) {
                     for (int i = 0; i < 20; i++) {
@@ -363,6 +351,13 @@ class ConnectProxyTest {
             assertThat(echoOnce(tunnel, 42)).isTrue();
             assertThat(quiet.listener.rejected).isEmpty();
         }
+    }
+
+    /** A proxy with the given idle timeout (seconds) whose server "app" may reach loopback on {@code ports}. */
+    private static ProxyFixture idleProxy(int idleSeconds, int... ports) throws IOException {
+        return new ProxyFixture(Allowlist.load(dir, Allowlist.server("app").credentials("app", "app-token")
+                .cidr("127.0.0.1/32", ports)), new LoopbackResolver(),
+                ProxyFixture.settings().withIdleTimeout(Duration.ofSeconds(idleSeconds)));
     }
 
     private static boolean echoOnce(Socket tunnel, int value) throws IOException {
